@@ -1,0 +1,306 @@
+//! Arguments and results of the canister's methods.
+
+use crate::{Address, Hash, Wei};
+use candid::CandidType;
+use serde::Deserialize;
+use serde_bytes::ByteBuf;
+
+/// Argument of `canister_init`: the genesis of the chain.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct InitArgs {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Hardfork name (`"prague"`, `"cancun"`, …); `None` means Prague.
+    pub hardfork: Option<String>,
+    /// Gas limit of every block.
+    pub block_gas_limit: u64,
+    /// Base fee of the genesis block, in wei.
+    pub initial_base_fee: u64,
+    /// Timestamp of the genesis block, in seconds.
+    pub genesis_timestamp: u64,
+    /// Recipient of priority fees; the zero address if `None`.
+    pub coinbase: Option<Address>,
+    /// Accounts present at genesis.
+    pub accounts: Vec<GenesisAccount>,
+}
+
+/// An account in the genesis state.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct GenesisAccount {
+    pub address: Address,
+    pub balance: Wei,
+    pub nonce: u64,
+    pub code: ByteBuf,
+    pub storage: Vec<(Hash, Hash)>,
+}
+
+/// Which block a query refers to (the JSON-RPC "default block parameter").
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockTag {
+    Latest,
+    /// The block being built; with automine it has the state of `Latest`.
+    Pending,
+    Earliest,
+    /// Blocks are final once produced, so `Safe` is `Latest`.
+    Safe,
+    /// Blocks are final once produced, so `Finalized` is `Latest`.
+    Finalized,
+    Number(u64),
+    Hash(Hash),
+}
+
+/// Facts about the chain as of its latest block.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct ChainInfo {
+    pub chain_id: u64,
+    pub hardfork: String,
+    pub latest_block: u64,
+    pub latest_hash: Hash,
+    pub latest_timestamp: u64,
+    pub genesis_hash: Hash,
+    /// Base fee the next block will charge.
+    pub next_base_fee: Wei,
+    pub block_gas_limit: u64,
+    pub coinbase: Address,
+}
+
+/// Balance, nonce and code hash of an account.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct AccountState {
+    pub balance: Wei,
+    pub nonce: u64,
+    pub code_hash: Hash,
+}
+
+/// Why a query could not be answered.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub enum QueryError {
+    /// The block named by number or hash does not exist.
+    BlockNotFound,
+    /// An argument is well-formed Candid but makes no sense (the text says why).
+    InvalidArgument(String),
+    /// The query would scan or return more than the canister allows.
+    LimitExceeded(String),
+}
+
+/// A signed transaction was refused; the chain is unchanged.
+///
+/// The variants follow geth's transaction-pool errors, which Ethereum clients
+/// recognise by their wording.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub enum TxError {
+    /// The bytes are not an EIP-2718 transaction (the text says why).
+    Malformed(String),
+    /// The signature does not recover to a sender.
+    InvalidSignature,
+    /// The transaction type is not accepted (EIP-4844 blob transactions).
+    TypeNotSupported(u8),
+    /// The chain id is not this chain's.
+    InvalidChainId {
+        expected: u64,
+        got: Option<u64>,
+    },
+    NonceTooLow {
+        expected: u64,
+        got: u64,
+    },
+    NonceTooHigh {
+        expected: u64,
+        got: u64,
+    },
+    /// The sender cannot pay `gas * price + value`.
+    InsufficientFunds {
+        address: Address,
+        have: Wei,
+        want: Wei,
+    },
+    /// The gas limit does not cover the intrinsic cost.
+    IntrinsicGasTooLow {
+        gas: u64,
+        minimum: u64,
+    },
+    /// The gas limit is above the block gas limit.
+    GasLimitExceedsBlock {
+        gas: u64,
+        limit: u64,
+    },
+    /// The gas limit is above the per-transaction cap (EIP-7825).
+    GasLimitTooHigh {
+        gas: u64,
+        cap: u64,
+    },
+    /// `maxFeePerGas` (or `gasPrice`) is below the base fee.
+    FeeCapTooLow {
+        max_fee: Wei,
+        base_fee: Wei,
+    },
+    /// `maxPriorityFeePerGas` is above `maxFeePerGas`.
+    TipAboveFeeCap,
+    /// The sender has code and is not an EIP-7702 delegation (EIP-3607).
+    SenderNotEoa(Address),
+    /// Init code is larger than EIP-3860 allows.
+    InitCodeTooLarge,
+    /// A transaction with this hash is already in the chain.
+    AlreadyKnown,
+    /// Any other reason the EVM refuses the transaction.
+    Rejected(String),
+}
+
+/// A transaction accepted into a block.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct SubmitResult {
+    pub tx_hash: Hash,
+    pub block_number: u64,
+    pub block_hash: Hash,
+    /// `true` if execution succeeded, `false` if it reverted or halted.
+    pub success: bool,
+    pub gas_used: u64,
+}
+
+/// An entry of an EIP-2930 access list.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct AccessListItem {
+    pub address: Address,
+    pub storage_keys: Vec<Hash>,
+}
+
+/// A message to execute without a signature (`eth_call`, `eth_estimateGas`).
+#[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct CallArgs {
+    /// Sender; the zero address if `None`.
+    pub from: Option<Address>,
+    /// Recipient; `None` creates a contract.
+    pub to: Option<Address>,
+    /// Gas limit; the block gas limit (capped by what the sender can pay) if `None`.
+    pub gas: Option<u64>,
+    pub gas_price: Option<Wei>,
+    pub max_fee_per_gas: Option<Wei>,
+    pub max_priority_fee_per_gas: Option<Wei>,
+    pub value: Option<Wei>,
+    pub input: ByteBuf,
+    /// Nonce to check; unchecked if `None`.
+    pub nonce: Option<u64>,
+    pub access_list: Vec<AccessListItem>,
+    /// RLP-encoded signed EIP-7702 authorizations.
+    pub authorization_list: Vec<ByteBuf>,
+}
+
+/// What executing a message did.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub enum CallOutcome {
+    Success {
+        gas_used: u64,
+        output: ByteBuf,
+    },
+    /// The message reverted; `output` is the revert data.
+    Revert {
+        gas_used: u64,
+        output: ByteBuf,
+    },
+    /// The EVM halted (out of gas, invalid opcode, …).
+    Halt {
+        gas_used: u64,
+        reason: String,
+    },
+}
+
+/// Why `call` or `estimate_gas` produced no outcome.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub enum CallError {
+    /// The message is invalid as a transaction.
+    Tx(TxError),
+    Query(QueryError),
+}
+
+/// Result of `estimate_gas`.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub enum Estimate {
+    /// The lowest gas limit at which the message succeeds.
+    Gas(u64),
+    /// The message fails at any gas limit; this is how it fails at the cap.
+    Failure(CallOutcome),
+}
+
+/// A block: its RLP header and its transactions.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct BlockView {
+    pub hash: Hash,
+    /// The RLP-encoded header.
+    pub header: ByteBuf,
+    /// Size of the RLP-encoded block in bytes.
+    pub size: u64,
+    pub transactions: Vec<Hash>,
+    /// The transactions in full, if they were asked for.
+    pub full_transactions: Vec<TransactionView>,
+}
+
+/// A transaction included in a block.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct TransactionView {
+    pub hash: Hash,
+    /// The signed transaction, EIP-2718 encoded.
+    pub raw: ByteBuf,
+    pub from: Address,
+    pub block_number: u64,
+    pub block_hash: Hash,
+    pub index: u64,
+    pub effective_gas_price: Wei,
+}
+
+/// The receipt of an included transaction.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct ReceiptView {
+    pub tx_hash: Hash,
+    /// EIP-2718 receipt envelope: type, status, cumulative gas, bloom, logs.
+    pub receipt: ByteBuf,
+    pub block_number: u64,
+    pub block_hash: Hash,
+    pub index: u64,
+    pub from: Address,
+    pub to: Option<Address>,
+    pub contract_address: Option<Address>,
+    pub gas_used: u64,
+    pub effective_gas_price: Wei,
+    /// Index in the block of the first log of this transaction.
+    pub first_log_index: u64,
+}
+
+/// Which logs `get_logs` returns (the JSON-RPC filter object).
+#[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct LogFilter {
+    /// First block; `Latest` if `None`.
+    pub from_block: Option<BlockTag>,
+    /// Last block; `Latest` if `None`.
+    pub to_block: Option<BlockTag>,
+    /// A single block by hash; excludes `from_block` and `to_block`.
+    pub block_hash: Option<Hash>,
+    /// Emitting contracts; any if empty.
+    pub addresses: Vec<Address>,
+    /// Per position, the accepted topics; an empty list accepts any topic.
+    pub topics: Vec<Vec<Hash>>,
+}
+
+/// A log with where it was emitted.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct LogView {
+    pub address: Address,
+    pub topics: Vec<Hash>,
+    pub data: ByteBuf,
+    pub block_number: u64,
+    pub block_hash: Hash,
+    pub block_timestamp: u64,
+    pub tx_hash: Hash,
+    pub tx_index: u64,
+    pub log_index: u64,
+}
+
+/// Result of `fee_history` (see `eth_feeHistory`).
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct FeeHistory {
+    pub oldest_block: u64,
+    /// One entry per block, plus the base fee of the block after the newest.
+    pub base_fee_per_gas: Vec<Wei>,
+    pub gas_used_ratio: Vec<f64>,
+    /// Per block, the priority fee at each requested percentile.
+    pub reward: Vec<Vec<Wei>>,
+}

@@ -1,0 +1,107 @@
+//! The canister's exports: decode, call [`Chain`], reply.
+
+use crate::Chain;
+use evm_canister_api::{
+    AccountState, Address, BlockTag, BlockView, CallArgs, CallError, CallOutcome, ChainInfo,
+    Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, QueryError, ReceiptView,
+    SubmitResult, TransactionView, TxError,
+};
+use ic_stable_structures::DefaultMemoryImpl;
+use serde_bytes::ByteBuf;
+use std::cell::RefCell;
+
+thread_local! {
+    static CHAIN: RefCell<Option<Chain<DefaultMemoryImpl>>> = const { RefCell::new(None) };
+}
+
+fn with_chain<R>(f: impl FnOnce(&Chain<DefaultMemoryImpl>) -> R) -> R {
+    CHAIN.with_borrow(|chain| f(chain.as_ref().expect("the chain is initialised")))
+}
+
+fn with_chain_mut<R>(f: impl FnOnce(&mut Chain<DefaultMemoryImpl>) -> R) -> R {
+    CHAIN.with_borrow_mut(|chain| f(chain.as_mut().expect("the chain is initialised")))
+}
+
+#[ic_cdk::init]
+fn init(args: InitArgs) {
+    match Chain::create(DefaultMemoryImpl::default(), &args) {
+        Ok(chain) => CHAIN.set(Some(chain)),
+        Err(err) => ic_cdk::trap(format!("invalid genesis: {err}")),
+    }
+}
+
+// All state is in stable memory, so there is nothing to save before an upgrade.
+#[ic_cdk::post_upgrade]
+fn post_upgrade() {
+    CHAIN.set(Some(Chain::load(DefaultMemoryImpl::default())));
+}
+
+#[ic_cdk::update]
+fn send_raw_transaction(raw: ByteBuf) -> Result<SubmitResult, TxError> {
+    with_chain_mut(|chain| chain.submit(&raw, ic_cdk::api::time()))
+}
+
+#[ic_cdk::query]
+fn chain_info() -> ChainInfo {
+    with_chain(|chain| chain.info())
+}
+
+#[ic_cdk::query]
+fn get_account(address: Address, block: BlockTag) -> Result<AccountState, QueryError> {
+    with_chain(|chain| chain.account(address.0, block))
+}
+
+#[ic_cdk::query]
+fn get_code(address: Address, block: BlockTag) -> Result<ByteBuf, QueryError> {
+    with_chain(|chain| {
+        chain
+            .code(address.0, block)
+            .map(|code| code.to_vec().into())
+    })
+}
+
+#[ic_cdk::query]
+fn get_storage(address: Address, slot: Hash, block: BlockTag) -> Result<Hash, QueryError> {
+    with_chain(|chain| chain.storage(address.0, slot.0, block).map(Hash))
+}
+
+#[ic_cdk::query]
+fn call(args: CallArgs, block: BlockTag) -> Result<CallOutcome, CallError> {
+    with_chain(|chain| chain.call(&args, block, ic_cdk::api::time()))
+}
+
+#[ic_cdk::query]
+fn estimate_gas(args: CallArgs, block: BlockTag) -> Result<Estimate, CallError> {
+    with_chain(|chain| chain.estimate_gas(&args, block, ic_cdk::api::time()))
+}
+
+#[ic_cdk::query]
+fn get_block(block: BlockTag, full_transactions: bool) -> Option<BlockView> {
+    with_chain(|chain| chain.block(block, full_transactions))
+}
+
+#[ic_cdk::query]
+fn get_transaction(hash: Hash) -> Option<TransactionView> {
+    with_chain(|chain| chain.transaction(hash.0))
+}
+
+#[ic_cdk::query]
+fn get_receipt(hash: Hash) -> Option<ReceiptView> {
+    with_chain(|chain| chain.receipt(hash.0))
+}
+
+#[ic_cdk::query]
+fn get_logs(filter: LogFilter) -> Result<Vec<LogView>, QueryError> {
+    with_chain(|chain| chain.logs(&filter))
+}
+
+#[ic_cdk::query]
+fn fee_history(
+    block_count: u64,
+    newest_block: BlockTag,
+    reward_percentiles: Vec<f64>,
+) -> Result<FeeHistory, QueryError> {
+    with_chain(|chain| chain.fee_history(block_count, newest_block, &reward_percentiles))
+}
+
+ic_cdk::export_candid!();

@@ -1,0 +1,1039 @@
+//! The chain: genesis, block production and everything JSON-RPC reads.
+//!
+//! [`Chain`] owns all stable structures. It never reads the clock: callers
+//! pass the current time (the canister gets it from `ic0.time`), which keeps
+//! it deterministic and lets tests run it natively.
+
+use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy_consensus::transaction::SignerRecoverable;
+use alloy_consensus::{
+    Block, BlockBody, EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Receipt, ReceiptEnvelope,
+    ReceiptWithBloom, Transaction, TxEnvelope, TxReceipt, Typed2718,
+};
+use alloy_eips::eip1559::BaseFeeParams;
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_eips::eip7702::SignedAuthorization;
+use alloy_primitives::{Address, B64, B256, Bloom, Bytes, Log, TxKind, U256, keccak256};
+use alloy_rlp::{Decodable, Encodable};
+use alloy_trie::EMPTY_ROOT_HASH;
+use evm_canister_api::{
+    AccountState, BlockTag, BlockView, CallArgs, CallError, CallOutcome, ChainInfo, Estimate,
+    FeeHistory, InitArgs, LogFilter, LogView, QueryError, ReceiptView, SubmitResult,
+    TransactionView, TxError, Wei,
+};
+use ic_stable_structures::{BTreeMap, Cell, Memory};
+use revm::context::TxEnv;
+use revm::context::result::{ExecutionResult, Output};
+use revm::context_interface::either::Either;
+use revm::primitives::hardfork::SpecId;
+
+use crate::evm::{self, BlockContext, Mode};
+use crate::layout::{self, Layout, Vm};
+use crate::records::{AccountRecord, MaybeAddress, Meta, StoredBlock, StoredReceipt, StoredTx};
+use crate::state::{BlockCommit, BlockHashes, State, StateAt};
+use alloy_evm::FromRecoveredTx;
+
+/// Most logs one `get_logs` returns.
+pub const MAX_LOGS: usize = 10_000;
+/// Most blocks one `get_logs` scans.
+pub const MAX_LOG_BLOCK_RANGE: u64 = 100_000;
+/// Most blocks one `fee_history` covers (as geth).
+pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// Gas of a plain value transfer.
+const TRANSFER_GAS: u64 = 21_000;
+
+/// Why a chain could not be created or opened.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum GenesisError {
+    #[error("unknown hardfork {0:?}")]
+    UnknownHardfork(String),
+    #[error("hardforks before the Merge are not supported (got {0})")]
+    HardforkTooOld(String),
+    #[error("block gas limit must be at least {TRANSFER_GAS}")]
+    GasLimitTooLow,
+}
+
+/// All chain state, in stable memory.
+pub struct Chain<M: Memory> {
+    meta: Cell<Meta, Vm<M>>,
+    state: State<M>,
+    blocks: BTreeMap<u64, StoredBlock, Vm<M>>,
+    block_numbers: BTreeMap<[u8; 32], u64, Vm<M>>,
+    transactions: BTreeMap<[u8; 32], StoredTx, Vm<M>>,
+    receipts: BTreeMap<[u8; 32], StoredReceipt, Vm<M>>,
+    /// The head block's header, decoded (a cache of `blocks[head]`).
+    head: Header,
+}
+
+impl<M: Memory> BlockHashes for Chain<M> {
+    fn block_hash(&self, number: u64) -> Option<B256> {
+        self.blocks.get(&number).map(|block| block.hash)
+    }
+}
+
+impl<M: Memory> Chain<M> {
+    /// Creates a chain with the genesis `args` in an empty `memory`.
+    pub fn create(memory: M, args: &InitArgs) -> Result<Self, GenesisError> {
+        let name = args
+            .hardfork
+            .as_deref()
+            .unwrap_or(<&str>::from(evm::DEFAULT_SPEC));
+        let spec =
+            evm::parse_spec(name).ok_or_else(|| GenesisError::UnknownHardfork(name.to_owned()))?;
+        if !spec.is_enabled_in(SpecId::MERGE) {
+            return Err(GenesisError::HardforkTooOld(name.to_owned()));
+        }
+        if args.block_gas_limit < TRANSFER_GAS {
+            return Err(GenesisError::GasLimitTooLow);
+        }
+        let layout = Layout::init(memory);
+        let meta = Meta {
+            chain_id: args.chain_id,
+            spec: spec as u8,
+            block_gas_limit: args.block_gas_limit,
+            coinbase: args.coinbase.map(Address::from).unwrap_or_default(),
+            genesis_hash: B256::ZERO,
+            head_number: 0,
+            head_hash: B256::ZERO,
+        };
+        let mut chain = Self::open(
+            &layout,
+            Cell::new(layout.get(layout::META), meta),
+            Header::default(),
+        );
+        for account in &args.accounts {
+            let code_hash = chain.state.insert_code(&account.code);
+            let address = account.address.0;
+            let record = AccountRecord {
+                balance: account.balance.0,
+                nonce: account.nonce,
+                code_hash,
+            };
+            chain.state.set_account(0, &address, Some(record));
+            for (slot, value) in &account.storage {
+                let (slot, value) = (
+                    U256::from_be_bytes(slot.0.0),
+                    U256::from_be_bytes(value.0.0),
+                );
+                chain.state.set_storage(0, &address, &slot, &value);
+            }
+        }
+        let header = Header {
+            timestamp: args.genesis_timestamp,
+            gas_limit: args.block_gas_limit,
+            base_fee_per_gas: Some(args.initial_base_fee),
+            ..chain.empty_header(spec)
+        };
+        let genesis = chain.seal(header, &[], &[]);
+        let mut meta = chain.meta.get().clone();
+        meta.genesis_hash = genesis;
+        chain.meta.set(meta);
+        Ok(chain)
+    }
+
+    /// Opens the chain kept in `memory` (after an upgrade).
+    pub fn load(memory: M) -> Self {
+        let layout = Layout::init(memory);
+        let meta = Cell::init(layout.get(layout::META), placeholder_meta());
+        assert!(
+            meta.get().genesis_hash != B256::ZERO,
+            "stable memory holds no chain: install the canister with a genesis"
+        );
+        let mut chain = Self::open(&layout, meta, Header::default());
+        chain.head = chain.header(chain.meta.get().head_number);
+        chain
+    }
+
+    fn open(layout: &Layout<M>, meta: Cell<Meta, Vm<M>>, head: Header) -> Self {
+        Self {
+            meta,
+            state: State::init(layout),
+            blocks: BTreeMap::init(layout.get(layout::BLOCKS)),
+            block_numbers: BTreeMap::init(layout.get(layout::BLOCK_NUMBERS)),
+            transactions: BTreeMap::init(layout.get(layout::TRANSACTIONS)),
+            receipts: BTreeMap::init(layout.get(layout::RECEIPTS)),
+            head,
+        }
+    }
+
+    fn spec(&self) -> SpecId {
+        SpecId::try_from_u8(self.meta.get().spec).expect("meta holds a valid hardfork")
+    }
+
+    fn chain_id(&self) -> u64 {
+        self.meta.get().chain_id
+    }
+
+    /// A header with the fields every block of this hardfork carries.
+    fn empty_header(&self, spec: SpecId) -> Header {
+        let cancun = spec.is_enabled_in(SpecId::CANCUN);
+        Header {
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: self.meta.get().coinbase,
+            transactions_root: EMPTY_ROOT_HASH,
+            receipts_root: EMPTY_ROOT_HASH,
+            withdrawals_root: spec
+                .is_enabled_in(SpecId::SHANGHAI)
+                .then_some(EMPTY_ROOT_HASH),
+            blob_gas_used: cancun.then_some(0),
+            excess_blob_gas: cancun.then_some(0),
+            parent_beacon_block_root: cancun.then_some(B256::ZERO),
+            requests_hash: spec
+                .is_enabled_in(SpecId::PRAGUE)
+                .then_some(EMPTY_REQUESTS_HASH),
+            ..Header::default()
+        }
+    }
+
+    /// Stores a finished block and makes it the head; returns its hash.
+    fn seal(&mut self, mut header: Header, txs: &[SealedTx], receipts: &[ReceiptEnvelope]) -> B256 {
+        let envelopes: Vec<TxEnvelope> = txs.iter().map(|tx| tx.envelope.clone()).collect();
+        header.transactions_root = calculate_transaction_root(&envelopes);
+        header.receipts_root = calculate_receipt_root(receipts);
+        header.logs_bloom = receipts
+            .iter()
+            .fold(Bloom::ZERO, |bloom, r| bloom | r.bloom());
+        let hash = header.hash_slow();
+        let number = header.number;
+        let body = BlockBody {
+            transactions: envelopes,
+            ommers: Vec::new(),
+            withdrawals: header.withdrawals_root.map(|_| Default::default()),
+        };
+        let block = Block { header, body };
+        let size = block.length() as u64;
+        let header = block.header;
+
+        let mut first_log_index = 0u64;
+        for (index, (tx, receipt)) in txs.iter().zip(receipts).enumerate() {
+            let index = index as u64;
+            self.transactions.insert(
+                tx.hash.0,
+                StoredTx {
+                    raw: tx.raw.clone(),
+                    from: tx.from,
+                    block_number: number,
+                    index,
+                    effective_gas_price: tx.effective_gas_price,
+                },
+            );
+            self.receipts.insert(
+                tx.hash.0,
+                StoredReceipt {
+                    envelope: receipt.encoded_2718().into(),
+                    block_number: number,
+                    index,
+                    from: tx.from,
+                    to: MaybeAddress(tx.envelope.to()),
+                    contract_address: MaybeAddress(tx.contract_address),
+                    gas_used: tx.gas_used,
+                    effective_gas_price: tx.effective_gas_price,
+                    first_log_index,
+                },
+            );
+            first_log_index += receipt.logs().len() as u64;
+        }
+        let mut encoded_header = Vec::with_capacity(header.length());
+        header.encode(&mut encoded_header);
+        self.blocks.insert(
+            number,
+            StoredBlock {
+                hash,
+                header: encoded_header.into(),
+                size,
+                transactions: txs.iter().map(|tx| tx.hash).collect(),
+            },
+        );
+        self.block_numbers.insert(hash.0, number);
+        let mut meta = self.meta.get().clone();
+        meta.head_number = number;
+        meta.head_hash = hash;
+        self.meta.set(meta);
+        self.head = header;
+        hash
+    }
+
+    /// The header of block `number`, which must exist.
+    fn header(&self, number: u64) -> Header {
+        let block = self.blocks.get(&number).expect("block exists");
+        Header::decode(&mut block.header.as_ref()).expect("stored header decodes")
+    }
+
+    /// Base fee of the block after the head.
+    fn next_base_fee(&self) -> u64 {
+        self.head
+            .next_block_base_fee(BaseFeeParams::ethereum())
+            .unwrap_or_default()
+    }
+
+    /// The context of the block that would be produced at `now` (nanoseconds).
+    fn next_block(&self, now: u64) -> BlockContext {
+        let parent = &self.head;
+        BlockContext {
+            number: parent.number + 1,
+            // Block timestamps strictly increase, as Ethereum requires, even
+            // when several blocks are produced within a second.
+            timestamp: (now / 1_000_000_000).max(parent.timestamp + 1),
+            coinbase: self.meta.get().coinbase,
+            gas_limit: self.meta.get().block_gas_limit,
+            base_fee: self.next_base_fee(),
+            // No randomness is available deterministically; derive it from
+            // the chain so it still differs from block to block.
+            prevrandao: keccak256(self.meta.get().head_hash),
+        }
+    }
+
+    /// The context block `header` was executed in.
+    fn block_context(header: &Header) -> BlockContext {
+        BlockContext {
+            number: header.number,
+            timestamp: header.timestamp,
+            coinbase: header.beneficiary,
+            gas_limit: header.gas_limit,
+            base_fee: header.base_fee_per_gas.unwrap_or_default(),
+            prevrandao: header.mix_hash,
+        }
+    }
+
+    // ----- transactions ---------------------------------------------------
+
+    /// Validates, executes and includes a signed transaction in a new block.
+    ///
+    /// On error nothing has been written.
+    pub fn submit(&mut self, raw: &[u8], now: u64) -> Result<SubmitResult, TxError> {
+        let tx = self.decode_transaction(raw)?;
+        let context = self.next_block(now);
+        let mut builder = BlockBuilder::new(context);
+        builder.add(self, tx)?;
+        let block = builder.seal(self);
+        let receipt = &block.receipts[0];
+        Ok(SubmitResult {
+            tx_hash: block.hashes[0].into(),
+            block_number: block.number,
+            block_hash: block.hash.into(),
+            success: receipt.status(),
+            gas_used: block.gas_used[0],
+        })
+    }
+
+    /// Decodes and authenticates a signed transaction.
+    fn decode_transaction(&self, raw: &[u8]) -> Result<DecodedTx, TxError> {
+        let envelope = TxEnvelope::decode_2718_exact(raw)
+            .map_err(|err| TxError::Malformed(format!("rlp: {err}")))?;
+        if envelope.is_eip4844() {
+            return Err(TxError::TypeNotSupported(envelope.ty()));
+        }
+        if let Some(id) = envelope.chain_id()
+            && id != self.chain_id()
+        {
+            return Err(TxError::InvalidChainId {
+                expected: self.chain_id(),
+                got: Some(id),
+            });
+        }
+        let hash = *envelope.tx_hash();
+        if self.transactions.contains_key(&hash.0) {
+            return Err(TxError::AlreadyKnown);
+        }
+        let from = envelope
+            .recover_signer()
+            .map_err(|_| TxError::InvalidSignature)?;
+        Ok(DecodedTx {
+            envelope,
+            hash,
+            from,
+            raw: Bytes::copy_from_slice(raw),
+        })
+    }
+
+    // ----- queries ----------------------------------------------------------
+
+    pub fn info(&self) -> ChainInfo {
+        let meta = self.meta.get();
+        ChainInfo {
+            chain_id: meta.chain_id,
+            hardfork: <&str>::from(self.spec()).to_owned(),
+            latest_block: meta.head_number,
+            latest_hash: meta.head_hash.into(),
+            latest_timestamp: self.head.timestamp,
+            genesis_hash: meta.genesis_hash.into(),
+            next_base_fee: Wei::from(self.next_base_fee()),
+            block_gas_limit: meta.block_gas_limit,
+            coinbase: meta.coinbase.into(),
+        }
+    }
+
+    /// The number of the block `tag` names.
+    pub fn resolve(&self, tag: BlockTag) -> Result<u64, QueryError> {
+        let head = self.meta.get().head_number;
+        match tag {
+            BlockTag::Latest | BlockTag::Pending | BlockTag::Safe | BlockTag::Finalized => Ok(head),
+            BlockTag::Earliest => Ok(0),
+            BlockTag::Number(n) if n <= head => Ok(n),
+            BlockTag::Number(_) => Err(QueryError::BlockNotFound),
+            BlockTag::Hash(hash) => self
+                .block_numbers
+                .get(&hash.0.0)
+                .ok_or(QueryError::BlockNotFound),
+        }
+    }
+
+    /// Which state to read for `tag`: `None` is the latest.
+    fn state_block(&self, tag: BlockTag) -> Result<Option<u64>, QueryError> {
+        let number = self.resolve(tag)?;
+        Ok((number != self.meta.get().head_number).then_some(number))
+    }
+
+    fn state_at(&self, block: Option<u64>) -> StateAt<'_, M, Self> {
+        StateAt {
+            state: &self.state,
+            hashes: self,
+            block,
+        }
+    }
+
+    pub fn account(&self, address: Address, tag: BlockTag) -> Result<AccountState, QueryError> {
+        let record = self
+            .state
+            .account(&address, self.state_block(tag)?)
+            .unwrap_or_default();
+        Ok(AccountState {
+            balance: record.balance.into(),
+            nonce: record.nonce,
+            code_hash: if record.code_hash.is_zero() {
+                alloy_primitives::KECCAK256_EMPTY.into()
+            } else {
+                record.code_hash.into()
+            },
+        })
+    }
+
+    pub fn code(&self, address: Address, tag: BlockTag) -> Result<Bytes, QueryError> {
+        let record = self.state.account(&address, self.state_block(tag)?);
+        Ok(record
+            .and_then(|r| self.state.code(&r.code_hash))
+            .unwrap_or_default())
+    }
+
+    pub fn storage(&self, address: Address, slot: B256, tag: BlockTag) -> Result<B256, QueryError> {
+        let value = self
+            .state
+            .storage(&address, &slot.into(), self.state_block(tag)?);
+        Ok(value.into())
+    }
+
+    /// Executes a message without committing it (`eth_call`).
+    pub fn call(&self, args: &CallArgs, tag: BlockTag, now: u64) -> Result<CallOutcome, CallError> {
+        let (context, state_block) = self.call_context(tag, now)?;
+        let tx = self.call_tx(args, &context, state_block)?;
+        self.run_call(tx, &context, state_block, args.nonce.is_some())
+            .map_err(CallError::Tx)
+    }
+
+    /// The lowest gas limit at which a message succeeds (`eth_estimateGas`).
+    pub fn estimate_gas(
+        &self,
+        args: &CallArgs,
+        tag: BlockTag,
+        now: u64,
+    ) -> Result<Estimate, CallError> {
+        let (context, state_block) = self.call_context(tag, now)?;
+        let tx = self.call_tx(args, &context, state_block)?;
+        let check_nonce = args.nonce.is_some();
+        let run = |gas_limit: u64| {
+            let tx = TxEnv {
+                gas_limit,
+                ..tx.clone()
+            };
+            self.run_call(tx, &context, state_block, check_nonce)
+        };
+        let cap = tx.gas_limit;
+        let outcome = run(cap).map_err(CallError::Tx)?;
+        let CallOutcome::Success { gas_used, .. } = outcome else {
+            return Ok(Estimate::Failure(outcome));
+        };
+        let succeeds = |gas: u64| matches!(run(gas), Ok(CallOutcome::Success { .. }));
+        // A limit below what the message used (after refunds) cannot work.
+        let mut lo = gas_used.saturating_sub(1);
+        let mut hi = cap;
+        // Most messages need little more than they use: the stipend of a
+        // nested call and the 63/64 rule account for the difference.
+        let optimistic = ((gas_used + 2_300) * 64 / 63).min(hi);
+        if gas_used < hi && succeeds(gas_used) {
+            hi = gas_used;
+        } else if optimistic < hi {
+            if succeeds(optimistic) {
+                hi = optimistic;
+            } else {
+                lo = optimistic;
+            }
+        }
+        while lo + 1 < hi {
+            let mid = lo + (hi - lo) / 2;
+            if succeeds(mid) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Ok(Estimate::Gas(hi))
+    }
+
+    /// The block context and state a call at `tag` runs with.
+    fn call_context(
+        &self,
+        tag: BlockTag,
+        now: u64,
+    ) -> Result<(BlockContext, Option<u64>), CallError> {
+        if tag == BlockTag::Pending {
+            return Ok((self.next_block(now), None));
+        }
+        let state_block = self.state_block(tag).map_err(CallError::Query)?;
+        let header = match state_block {
+            None => self.head.clone(),
+            Some(number) => self.header(number),
+        };
+        Ok((Self::block_context(&header), state_block))
+    }
+
+    /// The transaction environment of an unsigned message.
+    fn call_tx(
+        &self,
+        args: &CallArgs,
+        context: &BlockContext,
+        state_block: Option<u64>,
+    ) -> Result<TxEnv, CallError> {
+        let invalid = |msg: String| CallError::Query(QueryError::InvalidArgument(msg));
+        let to_u128 = |wei: &Wei, what: &str| -> Result<u128, CallError> {
+            u128::try_from(wei.0).map_err(|_| invalid(format!("{what} does not fit in 128 bits")))
+        };
+        let caller = args.from.map(Address::from).unwrap_or_default();
+        let value = args.value.map(|v| v.0).unwrap_or_default();
+        let (gas_price, priority_fee) = match (&args.gas_price, &args.max_fee_per_gas) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "both gasPrice and maxFeePerGas specified".to_owned(),
+                ));
+            }
+            (Some(price), None) => (to_u128(price, "gasPrice")?, None),
+            (None, Some(max_fee)) => {
+                let max_fee = to_u128(max_fee, "maxFeePerGas")?;
+                let tip = match &args.max_priority_fee_per_gas {
+                    Some(tip) => to_u128(tip, "maxPriorityFeePerGas")?,
+                    None => 0,
+                };
+                (max_fee, Some(tip))
+            }
+            (None, None) => match &args.max_priority_fee_per_gas {
+                Some(tip) => {
+                    let tip = to_u128(tip, "maxPriorityFeePerGas")?;
+                    (tip + u128::from(context.base_fee), Some(tip))
+                }
+                None => (0, None),
+            },
+        };
+        let mut authorization_list = Vec::with_capacity(args.authorization_list.len());
+        for item in &args.authorization_list {
+            let auth = SignedAuthorization::decode(&mut item.as_ref())
+                .map_err(|err| invalid(format!("authorization list: {err}")))?;
+            authorization_list.push(Either::Left(auth));
+        }
+        let gas_limit = match args.gas {
+            Some(gas) => gas,
+            None if gas_price == 0 => context.gas_limit,
+            None => {
+                // Without an explicit limit, use what the sender can pay for.
+                let balance = self
+                    .state
+                    .account(&caller, state_block)
+                    .unwrap_or_default()
+                    .balance;
+                let allowance = balance.saturating_sub(value) / U256::from(gas_price);
+                u64::try_from(allowance)
+                    .unwrap_or(u64::MAX)
+                    .min(context.gas_limit)
+            }
+        };
+        let mut tx = TxEnv {
+            tx_type: 0,
+            caller,
+            gas_limit,
+            gas_price,
+            kind: args.to.map_or(TxKind::Create, |to| TxKind::Call(to.into())),
+            value,
+            data: Bytes::copy_from_slice(&args.input),
+            nonce: args.nonce.unwrap_or_else(|| {
+                self.state
+                    .account(&caller, state_block)
+                    .unwrap_or_default()
+                    .nonce
+            }),
+            chain_id: Some(self.chain_id()),
+            access_list: args
+                .access_list
+                .iter()
+                .map(|item| alloy_eips::eip2930::AccessListItem {
+                    address: item.address.into(),
+                    storage_keys: item.storage_keys.iter().map(|k| k.0).collect(),
+                })
+                .collect::<Vec<_>>()
+                .into(),
+            gas_priority_fee: priority_fee,
+            authorization_list,
+            ..Default::default()
+        };
+        tx.derive_tx_type()
+            .map_err(|err| invalid(format!("{err:?}")))?;
+        Ok(tx)
+    }
+
+    fn run_call(
+        &self,
+        tx: TxEnv,
+        context: &BlockContext,
+        state_block: Option<u64>,
+        check_nonce: bool,
+    ) -> Result<CallOutcome, TxError> {
+        let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
+        let mode = Mode::Call {
+            check_nonce,
+            check_base_fee,
+        };
+        let executed = evm::execute(
+            self.state_at(state_block),
+            self.chain_id(),
+            self.spec(),
+            context,
+            tx,
+            mode,
+        )?;
+        Ok(outcome(executed.result))
+    }
+
+    pub fn block(&self, tag: BlockTag, full: bool) -> Option<BlockView> {
+        let number = self.resolve(tag).ok()?;
+        let block = self.blocks.get(&number)?;
+        let full_transactions = if full {
+            block
+                .transactions
+                .iter()
+                .filter_map(|hash| self.transaction(*hash))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Some(BlockView {
+            hash: block.hash.into(),
+            header: block.header.to_vec().into(),
+            size: block.size,
+            transactions: block.transactions.iter().map(|h| (*h).into()).collect(),
+            full_transactions,
+        })
+    }
+
+    pub fn transaction(&self, hash: B256) -> Option<TransactionView> {
+        let tx = self.transactions.get(&hash.0)?;
+        Some(TransactionView {
+            hash: hash.into(),
+            raw: tx.raw.to_vec().into(),
+            from: tx.from.into(),
+            block_number: tx.block_number,
+            block_hash: self.block_hash(tx.block_number)?.into(),
+            index: tx.index,
+            effective_gas_price: Wei::from(tx.effective_gas_price),
+        })
+    }
+
+    pub fn receipt(&self, hash: B256) -> Option<ReceiptView> {
+        let r = self.receipts.get(&hash.0)?;
+        Some(ReceiptView {
+            tx_hash: hash.into(),
+            receipt: r.envelope.to_vec().into(),
+            block_number: r.block_number,
+            block_hash: self.block_hash(r.block_number)?.into(),
+            index: r.index,
+            from: r.from.into(),
+            to: r.to.0.map(Into::into),
+            contract_address: r.contract_address.0.map(Into::into),
+            gas_used: r.gas_used,
+            effective_gas_price: Wei::from(r.effective_gas_price),
+            first_log_index: r.first_log_index,
+        })
+    }
+
+    /// Logs matching `filter`, in chain order.
+    pub fn logs(&self, filter: &LogFilter) -> Result<Vec<LogView>, QueryError> {
+        let (from, to) = match filter.block_hash {
+            Some(hash) => {
+                if filter.from_block.is_some() || filter.to_block.is_some() {
+                    return Err(QueryError::InvalidArgument(
+                        "cannot specify both blockHash and fromBlock/toBlock".to_owned(),
+                    ));
+                }
+                let number = self.resolve(BlockTag::Hash(hash))?;
+                (number, number)
+            }
+            None => {
+                let from = self.resolve(filter.from_block.unwrap_or(BlockTag::Latest))?;
+                let to = match filter.to_block {
+                    // A range may end past the head; it ends at the head.
+                    Some(BlockTag::Number(n)) => n.min(self.meta.get().head_number),
+                    Some(tag) => self.resolve(tag)?,
+                    None => self.meta.get().head_number,
+                };
+                (from, to)
+            }
+        };
+        if from > to {
+            return Err(QueryError::InvalidArgument(
+                "invalid block range params".to_owned(),
+            ));
+        }
+        if to - from >= MAX_LOG_BLOCK_RANGE {
+            return Err(QueryError::LimitExceeded(format!(
+                "block range greater than {MAX_LOG_BLOCK_RANGE} blocks"
+            )));
+        }
+        let matcher = LogMatcher::new(filter);
+        let mut out = Vec::new();
+        for number in from..=to {
+            let Some(block) = self.blocks.get(&number) else {
+                continue;
+            };
+            let header = Header::decode(&mut block.header.as_ref()).expect("stored header decodes");
+            if !matcher.may_match(&header.logs_bloom) {
+                continue;
+            }
+            for (tx_index, tx_hash) in block.transactions.iter().enumerate() {
+                let receipt = self
+                    .receipts
+                    .get(&tx_hash.0)
+                    .expect("receipt of included tx");
+                let envelope = ReceiptEnvelope::decode_2718(&mut receipt.envelope.as_ref())
+                    .expect("stored receipt decodes");
+                for (i, log) in envelope.logs().iter().enumerate() {
+                    if !matcher.matches(log) {
+                        continue;
+                    }
+                    if out.len() == MAX_LOGS {
+                        return Err(QueryError::LimitExceeded(format!(
+                            "query returned more than {MAX_LOGS} results"
+                        )));
+                    }
+                    out.push(LogView {
+                        address: log.address.into(),
+                        topics: log.topics().iter().map(|t| (*t).into()).collect(),
+                        data: log.data.data.to_vec().into(),
+                        block_number: number,
+                        block_hash: block.hash.into(),
+                        block_timestamp: header.timestamp,
+                        tx_hash: (*tx_hash).into(),
+                        tx_index: tx_index as u64,
+                        log_index: receipt.first_log_index + i as u64,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Base fees, gas use and priority fees of recent blocks (`eth_feeHistory`).
+    pub fn fee_history(
+        &self,
+        block_count: u64,
+        newest: BlockTag,
+        percentiles: &[f64],
+    ) -> Result<FeeHistory, QueryError> {
+        let valid = percentiles.iter().all(|p| (0.0..=100.0).contains(p))
+            && percentiles.windows(2).all(|w| w[0] <= w[1]);
+        if !valid {
+            return Err(QueryError::InvalidArgument(
+                "reward percentiles must be increasing values between 0 and 100".to_owned(),
+            ));
+        }
+        let newest = self.resolve(newest)?;
+        let count = block_count.min(MAX_FEE_HISTORY_BLOCKS).min(newest + 1);
+        let oldest = newest + 1 - count;
+        let mut history = FeeHistory {
+            oldest_block: oldest,
+            base_fee_per_gas: Vec::new(),
+            gas_used_ratio: Vec::new(),
+            reward: Vec::new(),
+        };
+        if count == 0 {
+            return Ok(history);
+        }
+        let mut last = None;
+        for number in oldest..=newest {
+            let block = self.blocks.get(&number).expect("block exists");
+            let header = Header::decode(&mut block.header.as_ref()).expect("stored header decodes");
+            let base_fee = header.base_fee_per_gas.unwrap_or_default();
+            history.base_fee_per_gas.push(Wei::from(base_fee));
+            history
+                .gas_used_ratio
+                .push(header.gas_used as f64 / header.gas_limit as f64);
+            if !percentiles.is_empty() {
+                let mut tips: Vec<(u128, u64)> = block
+                    .transactions
+                    .iter()
+                    .filter_map(|hash| {
+                        let receipt = self.receipts.get(&hash.0)?;
+                        let tip = receipt
+                            .effective_gas_price
+                            .saturating_sub(u128::from(base_fee));
+                        Some((tip, receipt.gas_used))
+                    })
+                    .collect();
+                tips.sort_unstable();
+                history
+                    .reward
+                    .push(rewards_at(&tips, header.gas_used, percentiles));
+            }
+            last = Some(header);
+        }
+        let next = last
+            .and_then(|h| h.next_block_base_fee(BaseFeeParams::ethereum()))
+            .unwrap_or_default();
+        history.base_fee_per_gas.push(Wei::from(next));
+        Ok(history)
+    }
+}
+
+/// Priority fees at the given percentiles of gas used, as geth computes them.
+fn rewards_at(tips: &[(u128, u64)], gas_used: u64, percentiles: &[f64]) -> Vec<Wei> {
+    if tips.is_empty() {
+        return vec![Wei::default(); percentiles.len()];
+    }
+    let mut out = Vec::with_capacity(percentiles.len());
+    let mut index = 0;
+    let mut cumulative = tips[0].1;
+    for percentile in percentiles {
+        let threshold = (gas_used as f64 * percentile / 100.0) as u64;
+        while cumulative < threshold && index < tips.len() - 1 {
+            index += 1;
+            cumulative += tips[index].1;
+        }
+        out.push(Wei::from(tips[index].0));
+    }
+    out
+}
+
+fn outcome(result: ExecutionResult) -> CallOutcome {
+    match result {
+        ExecutionResult::Success { gas, output, .. } => CallOutcome::Success {
+            gas_used: gas.tx_gas_used(),
+            output: match output {
+                Output::Call(bytes) => bytes.to_vec().into(),
+                Output::Create(bytes, _) => bytes.to_vec().into(),
+            },
+        },
+        ExecutionResult::Revert { gas, output, .. } => CallOutcome::Revert {
+            gas_used: gas.tx_gas_used(),
+            output: output.to_vec().into(),
+        },
+        ExecutionResult::Halt { reason, gas, .. } => CallOutcome::Halt {
+            gas_used: gas.tx_gas_used(),
+            reason: format!("{reason:?}"),
+        },
+    }
+}
+
+/// A signed transaction, decoded and authenticated.
+struct DecodedTx {
+    envelope: TxEnvelope,
+    hash: B256,
+    from: Address,
+    raw: Bytes,
+}
+
+/// A transaction executed into a block under construction.
+struct SealedTx {
+    envelope: TxEnvelope,
+    hash: B256,
+    from: Address,
+    raw: Bytes,
+    effective_gas_price: u128,
+    gas_used: u64,
+    contract_address: Option<Address>,
+}
+
+/// A block under construction: transactions are executed and committed one
+/// by one, then the block is sealed.
+struct BlockBuilder {
+    context: BlockContext,
+    txs: Vec<SealedTx>,
+    receipts: Vec<ReceiptEnvelope>,
+    cumulative_gas: u64,
+}
+
+/// A sealed block, as the builder reports it.
+struct SealedBlock {
+    number: u64,
+    hash: B256,
+    hashes: Vec<B256>,
+    gas_used: Vec<u64>,
+    receipts: Vec<ReceiptEnvelope>,
+}
+
+impl BlockBuilder {
+    fn new(context: BlockContext) -> Self {
+        Self {
+            context,
+            txs: Vec::new(),
+            receipts: Vec::new(),
+            cumulative_gas: 0,
+        }
+    }
+
+    /// Executes `tx` and commits its changes; on error nothing is written.
+    fn add<M: Memory>(&mut self, chain: &mut Chain<M>, tx: DecodedTx) -> Result<(), TxError> {
+        let remaining = self.context.gas_limit - self.cumulative_gas;
+        if tx.envelope.gas_limit() > self.context.gas_limit {
+            return Err(TxError::GasLimitExceedsBlock {
+                gas: tx.envelope.gas_limit(),
+                limit: self.context.gas_limit,
+            });
+        }
+        if tx.envelope.gas_limit() > remaining {
+            return Err(TxError::GasLimitExceedsBlock {
+                gas: tx.envelope.gas_limit(),
+                limit: remaining,
+            });
+        }
+        let spec = chain.spec();
+        let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);
+        let executed = evm::execute(
+            chain.state_at(None),
+            chain.chain_id(),
+            spec,
+            &self.context,
+            env,
+            Mode::Transaction,
+        )?;
+        let result = executed.result;
+        let gas_used = result.tx_gas_used();
+        let contract_address = match &result {
+            ExecutionResult::Success {
+                output: Output::Create(_, address),
+                ..
+            } => *address,
+            _ => None,
+        };
+        let success = result.is_success();
+        let logs: Vec<Log> = result.into_logs();
+        revm::DatabaseCommit::commit(
+            &mut BlockCommit {
+                state: &mut chain.state,
+                block: self.context.number,
+                spec,
+            },
+            executed.state,
+        );
+
+        self.cumulative_gas += gas_used;
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(success),
+            cumulative_gas_used: self.cumulative_gas,
+            logs,
+        };
+        let receipt = ReceiptWithBloom::from(receipt);
+        let envelope = match tx.envelope.ty() {
+            0 => ReceiptEnvelope::Legacy(receipt),
+            1 => ReceiptEnvelope::Eip2930(receipt),
+            2 => ReceiptEnvelope::Eip1559(receipt),
+            4 => ReceiptEnvelope::Eip7702(receipt),
+            ty => unreachable!("transaction type {ty} was refused at decoding"),
+        };
+        self.receipts.push(envelope);
+        self.txs.push(SealedTx {
+            effective_gas_price: tx.envelope.effective_gas_price(Some(self.context.base_fee)),
+            envelope: tx.envelope,
+            hash: tx.hash,
+            from: tx.from,
+            raw: tx.raw,
+            gas_used,
+            contract_address,
+        });
+        Ok(())
+    }
+
+    fn seal<M: Memory>(self, chain: &mut Chain<M>) -> SealedBlock {
+        let spec = chain.spec();
+        let header = Header {
+            parent_hash: chain.meta.get().head_hash,
+            number: self.context.number,
+            gas_limit: self.context.gas_limit,
+            gas_used: self.cumulative_gas,
+            timestamp: self.context.timestamp,
+            mix_hash: self.context.prevrandao,
+            nonce: B64::ZERO,
+            base_fee_per_gas: Some(self.context.base_fee),
+            ..chain.empty_header(spec)
+        };
+        let hash = chain.seal(header, &self.txs, &self.receipts);
+        SealedBlock {
+            number: self.context.number,
+            hash,
+            hashes: self.txs.iter().map(|tx| tx.hash).collect(),
+            gas_used: self.txs.iter().map(|tx| tx.gas_used).collect(),
+            receipts: self.receipts,
+        }
+    }
+}
+
+/// Matches logs against a filter (addresses, then topics by position).
+struct LogMatcher<'a> {
+    addresses: Vec<Address>,
+    topics: &'a [Vec<evm_canister_api::Hash>],
+}
+
+impl<'a> LogMatcher<'a> {
+    fn new(filter: &'a LogFilter) -> Self {
+        Self {
+            addresses: filter.addresses.iter().map(|a| a.0).collect(),
+            topics: &filter.topics,
+        }
+    }
+
+    /// Whether a block with this bloom can hold a matching log.
+    fn may_match(&self, bloom: &Bloom) -> bool {
+        let addresses_ok = self.addresses.is_empty()
+            || self
+                .addresses
+                .iter()
+                .any(|a| bloom.contains_input(alloy_primitives::BloomInput::Raw(a.as_slice())));
+        addresses_ok
+            && self.topics.iter().all(|alternatives| {
+                alternatives.is_empty()
+                    || alternatives.iter().any(|t| {
+                        bloom.contains_input(alloy_primitives::BloomInput::Raw(t.0.as_slice()))
+                    })
+            })
+    }
+
+    fn matches(&self, log: &Log) -> bool {
+        if !self.addresses.is_empty() && !self.addresses.contains(&log.address) {
+            return false;
+        }
+        let topics = log.topics();
+        self.topics.iter().enumerate().all(|(i, alternatives)| {
+            alternatives.is_empty()
+                || topics
+                    .get(i)
+                    .is_some_and(|t| alternatives.iter().any(|a| a.0 == *t))
+        })
+    }
+}
+
+fn placeholder_meta() -> Meta {
+    Meta {
+        chain_id: 0,
+        spec: 0,
+        block_gas_limit: 0,
+        coinbase: Address::ZERO,
+        genesis_hash: B256::ZERO,
+        head_number: 0,
+        head_hash: B256::ZERO,
+    }
+}

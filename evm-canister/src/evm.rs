@@ -1,0 +1,205 @@
+//! The one place that configures revm.
+//!
+//! Transactions and calls both run through [`execute`]; what differs is the
+//! configuration ([`Mode`]). revm performs the transaction validation
+//! (nonce, balance, fee caps, intrinsic gas, gas limits, chain id) and
+//! [`tx_error`] translates its verdicts into the canister's [`TxError`].
+
+use alloy_primitives::{Address, B256, U256};
+use evm_canister_api::{TxError, Wei};
+use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, InvalidTransaction};
+use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
+use revm::context_interface::block::BlobExcessGasAndPrice;
+use revm::database_interface::WrapDatabaseRef;
+use revm::primitives::hardfork::SpecId;
+use revm::state::EvmState;
+use revm::{DatabaseRef, ExecuteEvm, MainBuilder, MainContext};
+use std::convert::Infallible;
+
+/// Hardfork of a new chain unless its genesis says otherwise. Set explicitly:
+/// revm's own default is Osaka.
+pub const DEFAULT_SPEC: SpecId = SpecId::PRAGUE;
+
+/// Parses a hardfork name, ignoring case (`"prague"`, `"Cancun"`, …).
+pub fn parse_spec(name: &str) -> Option<SpecId> {
+    (0..=u8::MAX)
+        .filter_map(SpecId::try_from_u8)
+        .find(|spec| <&str>::from(*spec).eq_ignore_ascii_case(name))
+}
+
+/// How strictly a message is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A signed transaction for inclusion in a block: every check applies.
+    Transaction,
+    /// `eth_call` / `eth_estimateGas`: like geth, the sender may be a
+    /// contract, the nonce is checked only if given, the gas limit may exceed
+    /// the block's, and a zero gas price skips the base-fee check.
+    Call {
+        check_nonce: bool,
+        check_base_fee: bool,
+    },
+}
+
+/// The block a message executes in.
+#[derive(Clone, Debug)]
+pub struct BlockContext {
+    pub number: u64,
+    pub timestamp: u64,
+    pub coinbase: Address,
+    pub gas_limit: u64,
+    pub base_fee: u64,
+    pub prevrandao: B256,
+}
+
+impl BlockContext {
+    fn env(&self) -> BlockEnv {
+        BlockEnv {
+            number: U256::from(self.number),
+            beneficiary: self.coinbase,
+            timestamp: U256::from(self.timestamp),
+            gas_limit: self.gas_limit,
+            basefee: self.base_fee,
+            difficulty: U256::ZERO,
+            prevrandao: Some(self.prevrandao),
+            // Blob transactions are refused, so blob gas is never used and
+            // its price stays at the minimum.
+            blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(0, 1)),
+            ..Default::default()
+        }
+    }
+}
+
+/// Executes `tx` on the state `db` without committing anything.
+///
+/// An invalid transaction is an error; a revert or halt is a result.
+pub fn execute<DB: DatabaseRef<Error = Infallible>>(
+    db: DB,
+    chain_id: u64,
+    spec: SpecId,
+    block: &BlockContext,
+    tx: TxEnv,
+    mode: Mode,
+) -> Result<ExecResultAndState<ExecutionResult, EvmState>, TxError> {
+    let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(chain_id);
+    if let Mode::Call {
+        check_nonce,
+        check_base_fee,
+    } = mode
+    {
+        cfg.disable_nonce_check = !check_nonce;
+        cfg.disable_base_fee = !check_base_fee;
+        cfg.disable_eip3607 = true;
+        cfg.disable_block_gas_limit = true;
+    }
+    let mut evm = Context::mainnet()
+        .with_db(WrapDatabaseRef(db))
+        .with_cfg(cfg)
+        .with_block(block.env())
+        .build_mainnet();
+    let facts = TxFacts {
+        sender: tx.caller,
+        gas_limit: tx.gas_limit,
+        max_fee: tx.gas_price,
+        chain_id,
+        tx_chain_id: tx.chain_id,
+        block_gas_limit: block.gas_limit,
+        base_fee: block.base_fee,
+    };
+    evm.transact(tx).map_err(|err| match err {
+        EVMError::Transaction(invalid) => tx_error(invalid, &facts),
+        EVMError::Header(header) => TxError::Rejected(header.to_string()),
+        EVMError::Custom(message) => TxError::Rejected(message),
+        EVMError::CustomAny(message) => TxError::Rejected(message.to_string()),
+        EVMError::Database(never) => match never {},
+    })
+}
+
+/// What the error messages of a refused transaction mention.
+struct TxFacts {
+    sender: Address,
+    gas_limit: u64,
+    max_fee: u128,
+    chain_id: u64,
+    tx_chain_id: Option<u64>,
+    block_gas_limit: u64,
+    base_fee: u64,
+}
+
+/// Translates revm's transaction validation errors.
+fn tx_error(err: InvalidTransaction, facts: &TxFacts) -> TxError {
+    use InvalidTransaction as E;
+    match err {
+        E::NonceTooLow { tx, state } => TxError::NonceTooLow {
+            expected: state,
+            got: tx,
+        },
+        E::NonceTooHigh { tx, state } => TxError::NonceTooHigh {
+            expected: state,
+            got: tx,
+        },
+        E::LackOfFundForMaxFee { fee, balance } => TxError::InsufficientFunds {
+            address: facts.sender.into(),
+            have: Wei(*balance),
+            want: Wei(*fee),
+        },
+        E::CallGasCostMoreThanGasLimit {
+            initial_gas,
+            gas_limit,
+        } => TxError::IntrinsicGasTooLow {
+            gas: gas_limit,
+            minimum: initial_gas,
+        },
+        E::GasFloorMoreThanGasLimit {
+            gas_floor,
+            gas_limit,
+        } => TxError::IntrinsicGasTooLow {
+            gas: gas_limit,
+            minimum: gas_floor,
+        },
+        E::CallerGasLimitMoreThanBlock => TxError::GasLimitExceedsBlock {
+            gas: facts.gas_limit,
+            limit: facts.block_gas_limit,
+        },
+        E::TxGasLimitGreaterThanCap { gas_limit, cap } => TxError::GasLimitTooHigh {
+            gas: gas_limit,
+            cap,
+        },
+        E::GasPriceLessThanBasefee => TxError::FeeCapTooLow {
+            max_fee: Wei::from(facts.max_fee),
+            base_fee: Wei::from(facts.base_fee),
+        },
+        E::PriorityFeeGreaterThanMaxFee => TxError::TipAboveFeeCap,
+        E::RejectCallerWithCode => TxError::SenderNotEoa(facts.sender.into()),
+        E::CreateInitCodeSizeLimit => TxError::InitCodeTooLarge,
+        E::InvalidChainId | E::MissingChainId => TxError::InvalidChainId {
+            expected: facts.chain_id,
+            got: facts.tx_chain_id,
+        },
+        E::Eip2930NotSupported => TxError::TypeNotSupported(1),
+        E::Eip1559NotSupported => TxError::TypeNotSupported(2),
+        E::Eip4844NotSupported
+        | E::BlobCreateTransaction
+        | E::EmptyBlobs
+        | E::TooManyBlobs { .. }
+        | E::BlobVersionNotSupported
+        | E::BlobVersionedHashesNotSupported
+        | E::MaxFeePerBlobGasNotSupported
+        | E::BlobGasPriceGreaterThanMax { .. } => TxError::TypeNotSupported(3),
+        E::Eip7702NotSupported | E::AuthorizationListNotSupported => TxError::TypeNotSupported(4),
+        other => TxError::Rejected(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hardfork_names_parse_in_any_case() {
+        assert_eq!(parse_spec("prague"), Some(SpecId::PRAGUE));
+        assert_eq!(parse_spec("Cancun"), Some(SpecId::CANCUN));
+        assert_eq!(parse_spec("SHANGHAI"), Some(SpecId::SHANGHAI));
+        assert_eq!(parse_spec("nonsense"), None);
+    }
+}

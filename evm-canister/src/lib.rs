@@ -1,0 +1,34 @@
+//! An ICP canister that is an Ethereum chain.
+//!
+//! The canister runs [revm] over world state kept in stable memory with
+//! `ic-stable-structures`, so the chain outlives upgrades and never has to be
+//! copied in or out of the heap. It accepts signed Ethereum transactions
+//! (EIP-2718 bytes), validates and executes them, and seals one block per
+//! transaction. Query methods answer what Ethereum JSON-RPC needs: accounts,
+//! code, storage, blocks, transactions, receipts, logs, fee history,
+//! `eth_call` and gas estimation — at any block, since history is kept.
+//!
+//! The crate builds for `wasm32-unknown-unknown` as a canister (the exports
+//! are in `canister.rs`, compiled only for wasm) and natively as a library, so
+//! the same [`Chain`] is unit-tested and benchmarked without a replica.
+//!
+//! Module map:
+//! - [`chain`]: genesis, block production, queries;
+//! - [`state`]: accounts, storage and code with history, as a revm database;
+//! - [`evm`]: the one place revm is configured;
+//! - [`layout`] and [`records`]: what lives where in stable memory, and how it
+//!   is encoded.
+//!
+//! The canister never reads the clock or randomness itself: the current time
+//! reaches [`Chain`] as an argument, read from `ic0.time` by the exports.
+
+pub mod chain;
+pub mod evm;
+pub mod layout;
+pub mod records;
+pub mod state;
+
+#[cfg(target_family = "wasm")]
+mod canister;
+
+pub use chain::{Chain, GenesisError};

@@ -1,0 +1,308 @@
+//! Byte encodings of what the canister keeps in stable memory.
+//!
+//! Hot records (accounts, storage slots) have fixed-width encodings; the rest
+//! are RLP, Ethereum's own encoding, through `alloy-rlp`. Every change here
+//! must bump [`LAYOUT_VERSION`](crate::layout::LAYOUT_VERSION); the golden
+//! tests at the bottom fail when an encoding drifts.
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
+use ic_stable_structures::storable::{Bound, Storable};
+use std::borrow::Cow;
+
+use crate::layout::{LAYOUT_VERSION, MAGIC};
+
+/// Encodes as RLP; decoding failure means the stable memory is corrupt, which
+/// is a trap (no message can proceed safely).
+macro_rules! rlp_storable {
+    ($ty:ty) => {
+        impl Storable for $ty {
+            fn to_bytes(&self) -> Cow<'_, [u8]> {
+                Cow::Owned(alloy_rlp::encode(self))
+            }
+            fn into_bytes(self) -> Vec<u8> {
+                alloy_rlp::encode(&self)
+            }
+            fn from_bytes(bytes: Cow<'_, [u8]>) -> Self {
+                <$ty as Decodable>::decode(&mut bytes.as_ref())
+                    .unwrap_or_else(|e| panic!("corrupt {} in stable memory: {e}", stringify!($ty)))
+            }
+            const BOUND: Bound = Bound::Unbounded;
+        }
+    };
+}
+
+/// Balance, nonce and code hash of an account.
+///
+/// ```text
+///  0        32       40        72
+///  ├────────┼────────┼─────────┤
+///  │balance │ nonce  │code hash│   big-endian
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct AccountRecord {
+    pub balance: U256,
+    pub nonce: u64,
+    pub code_hash: B256,
+}
+
+impl AccountRecord {
+    const SIZE: usize = 72;
+
+    fn encode(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        out[..32].copy_from_slice(&self.balance.to_be_bytes::<32>());
+        out[32..40].copy_from_slice(&self.nonce.to_be_bytes());
+        out[40..].copy_from_slice(self.code_hash.as_slice());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Self {
+        assert_eq!(bytes.len(), Self::SIZE, "corrupt account record");
+        Self {
+            balance: U256::from_be_slice(&bytes[..32]),
+            nonce: u64::from_be_bytes(bytes[32..40].try_into().unwrap()),
+            code_hash: B256::from_slice(&bytes[40..]),
+        }
+    }
+}
+
+impl Storable for AccountRecord {
+    fn to_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.encode().to_vec())
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        self.encode().to_vec()
+    }
+    fn from_bytes(bytes: Cow<'_, [u8]>) -> Self {
+        Self::decode(&bytes)
+    }
+    const BOUND: Bound = Bound::Bounded {
+        max_size: Self::SIZE as u32,
+        is_fixed_size: true,
+    };
+}
+
+/// Key of a storage slot: the address followed by the slot, big-endian.
+pub type SlotKey = [u8; 52];
+
+pub fn slot_key(address: &Address, slot: &U256) -> SlotKey {
+    let mut key = [0u8; 52];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(&slot.to_be_bytes::<32>());
+    key
+}
+
+pub fn split_slot_key(key: &SlotKey) -> (Address, U256) {
+    (
+        Address::from_slice(&key[..20]),
+        U256::from_be_slice(&key[20..]),
+    )
+}
+
+/// An address that may be absent, RLP-encoded as an empty string when absent
+/// (as a transaction's `to` is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MaybeAddress(pub Option<Address>);
+
+impl Encodable for MaybeAddress {
+    fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
+        match &self.0 {
+            Some(address) => address.encode(out),
+            None => out.put_u8(alloy_rlp::EMPTY_STRING_CODE),
+        }
+    }
+    fn length(&self) -> usize {
+        self.0.as_ref().map_or(1, Encodable::length)
+    }
+}
+
+impl Decodable for MaybeAddress {
+    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        if buf.first() == Some(&alloy_rlp::EMPTY_STRING_CODE) {
+            *buf = &buf[1..];
+            return Ok(Self(None));
+        }
+        Address::decode(buf).map(|a| Self(Some(a)))
+    }
+}
+
+/// Chain configuration and the head of the chain.
+///
+/// Prefixed by [`MAGIC`] and [`LAYOUT_VERSION`] so a canister recognises
+/// memory it did not write.
+#[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct Meta {
+    pub chain_id: u64,
+    /// `revm::primitives::hardfork::SpecId` as a number.
+    pub spec: u8,
+    pub block_gas_limit: u64,
+    pub coinbase: Address,
+    pub genesis_hash: B256,
+    pub head_number: u64,
+    pub head_hash: B256,
+}
+
+impl Storable for Meta {
+    fn to_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.clone().into_bytes())
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&LAYOUT_VERSION.to_be_bytes());
+        self.encode(&mut out);
+        out
+    }
+    fn from_bytes(bytes: Cow<'_, [u8]>) -> Self {
+        assert!(
+            bytes.len() > 6 && bytes[..4] == MAGIC,
+            "stable memory does not hold an EVM canister's chain (bad magic)"
+        );
+        let version = u16::from_be_bytes([bytes[4], bytes[5]]);
+        assert_eq!(
+            version, LAYOUT_VERSION,
+            "stable memory has layout version {version}; this canister reads version {LAYOUT_VERSION}"
+        );
+        Meta::decode(&mut &bytes[6..]).unwrap_or_else(|e| panic!("corrupt chain metadata: {e}"))
+    }
+    const BOUND: Bound = Bound::Unbounded;
+}
+
+/// A sealed block.
+#[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StoredBlock {
+    pub hash: B256,
+    /// RLP of the `alloy_consensus::Header`.
+    pub header: Bytes,
+    /// Size of the RLP-encoded block.
+    pub size: u64,
+    pub transactions: Vec<B256>,
+}
+rlp_storable!(StoredBlock);
+
+/// An included transaction and where it is.
+#[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StoredTx {
+    /// EIP-2718 encoding of the signed transaction.
+    pub raw: Bytes,
+    pub from: Address,
+    pub block_number: u64,
+    pub index: u64,
+    pub effective_gas_price: u128,
+}
+rlp_storable!(StoredTx);
+
+/// The receipt of an included transaction and what JSON-RPC adds to it.
+#[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StoredReceipt {
+    /// EIP-2718 receipt envelope (type, status, cumulative gas, bloom, logs).
+    pub envelope: Bytes,
+    pub block_number: u64,
+    pub index: u64,
+    pub from: Address,
+    pub to: MaybeAddress,
+    pub contract_address: MaybeAddress,
+    pub gas_used: u64,
+    pub effective_gas_price: u128,
+    pub first_log_index: u64,
+}
+rlp_storable!(StoredReceipt);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{address, b256, hex};
+
+    // Golden encodings: if one of these fails, the layout changed and
+    // LAYOUT_VERSION must be bumped.
+
+    #[test]
+    fn account_record_layout() {
+        let record = AccountRecord {
+            balance: U256::from(0x0102_0304u64),
+            nonce: 7,
+            code_hash: B256::repeat_byte(0xcc),
+        };
+        let bytes = record.to_bytes();
+        assert_eq!(
+            hex::encode(&bytes),
+            concat!(
+                "0000000000000000000000000000000000000000000000000000000001020304",
+                "0000000000000007",
+                "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+            )
+        );
+        assert_eq!(AccountRecord::from_bytes(bytes), record);
+    }
+
+    #[test]
+    fn slot_key_layout() {
+        let key = slot_key(
+            &address!("0x00000000000000000000000000000000000000aa"),
+            &U256::from(5),
+        );
+        assert_eq!(key[19], 0xaa);
+        assert_eq!(key[51], 5);
+        assert_eq!(
+            split_slot_key(&key),
+            (
+                address!("0x00000000000000000000000000000000000000aa"),
+                U256::from(5)
+            )
+        );
+    }
+
+    #[test]
+    fn meta_layout() {
+        let meta = Meta {
+            chain_id: 31337,
+            spec: 19,
+            block_gas_limit: 30_000_000,
+            coinbase: Address::ZERO,
+            genesis_hash: b256!(
+                "0x1111111111111111111111111111111111111111111111111111111111111111"
+            ),
+            head_number: 3,
+            head_hash: B256::ZERO,
+        };
+        let bytes = meta.to_bytes();
+        assert_eq!(&bytes[..6], b"CEVM\x00\x01");
+        assert_eq!(
+            hex::encode(&bytes[6..]),
+            concat!(
+                "f857827a69138401c9c380940000000000000000000000000000000000000000",
+                "a01111111111111111111111111111111111111111111111111111111111111111",
+                "03a00000000000000000000000000000000000000000000000000000000000000000"
+            )
+        );
+        assert_eq!(Meta::from_bytes(bytes), meta);
+    }
+
+    #[test]
+    #[should_panic(expected = "bad magic")]
+    fn foreign_memory_is_refused() {
+        Meta::from_bytes(Cow::Borrowed(b"something else entirely"));
+    }
+
+    #[test]
+    fn receipt_round_trips_with_and_without_addresses() {
+        for (to, created) in [
+            (Some(Address::repeat_byte(1)), None),
+            (None, Some(Address::repeat_byte(2))),
+        ] {
+            let receipt = StoredReceipt {
+                envelope: Bytes::from_static(&[1, 2, 3]),
+                block_number: 9,
+                index: 0,
+                from: Address::repeat_byte(3),
+                to: MaybeAddress(to),
+                contract_address: MaybeAddress(created),
+                gas_used: 21_000,
+                effective_gas_price: 1_000_000_000,
+                first_log_index: 0,
+            };
+            assert_eq!(StoredReceipt::from_bytes(receipt.to_bytes()), receipt);
+        }
+    }
+}

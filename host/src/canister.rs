@@ -1,0 +1,361 @@
+//! An installed canister and the execution of its messages.
+//!
+//! Every message runs to completion against the committed state. If it
+//! returns normally in a replicated context (update, init, upgrade hooks,
+//! system tasks) its changes to heap, globals, stable memory and system state
+//! are committed; otherwise — it trapped, ran out of instructions, or was a
+//! query — all of them are discarded, exactly as on the Internet Computer.
+
+use std::sync::Arc;
+
+use wasmtime::{Store, Val};
+
+use crate::costs::{self, Limits};
+use crate::engine::{CanisterModule, Host};
+use crate::instrument::MEMORY_EXPORT;
+use crate::memory::{HeapImage, WASM_PAGE_SIZE};
+use crate::system_api::{Context, MessageState, Response, StoreData, SystemState, Trap};
+use crate::{CallError, InstallError};
+
+/// Who sends a message, and when.
+#[derive(Clone, Debug, Default)]
+pub struct MessageEnv {
+    /// The caller's principal, as bytes.
+    pub caller: Vec<u8>,
+    /// The time the canister sees (`ic0.time`), in nanoseconds since 1970.
+    pub time: u64,
+}
+
+/// Settings of a new canister.
+#[derive(Clone, Debug)]
+pub struct CanisterSettings {
+    pub canister_id: Vec<u8>,
+    pub controllers: Vec<Vec<u8>>,
+    pub cycles: u128,
+}
+
+impl Default for CanisterSettings {
+    fn default() -> Self {
+        Self {
+            // rrkah-fqaaa-aaaaa-aaaaq-cai, the first canister id of a local replica.
+            canister_id: vec![0, 0, 0, 0, 0, 0, 0, 1, 1, 1],
+            controllers: Vec::new(),
+            // What a local replica gives a canister created by dfx.
+            cycles: 100_000_000_000_000,
+        }
+    }
+}
+
+/// What executing one message did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execution {
+    /// `Ok(None)` if the message ended without replying (as init and upgrade
+    /// hooks do); `Err` if it trapped, in which case nothing changed.
+    pub result: Result<Option<Response>, Trap>,
+    /// Wasm instructions, including the System API's charges.
+    pub instructions: u64,
+    /// Bytes the message wrote to stable memory.
+    pub stable_bytes_written: u64,
+    /// What the canister printed with `ic0.debug_print`.
+    pub debug_output: Vec<String>,
+}
+
+impl Execution {
+    /// The reply bytes, or an error describing the reject or trap.
+    pub fn reply(&self) -> Result<&[u8], CallError> {
+        match &self.result {
+            Ok(Some(Response::Reply(bytes))) => Ok(bytes),
+            Ok(Some(Response::Reject(message))) => Err(CallError::Rejected(message.clone())),
+            Ok(None) => Err(CallError::NoReply),
+            Err(trap) => Err(CallError::Trapped(trap.clone())),
+        }
+    }
+}
+
+/// An installed canister.
+pub struct Canister {
+    store: Store<StoreData>,
+    instance: wasmtime::Instance,
+    module: Arc<CanisterModule>,
+    /// The committed heap.
+    heap: HeapImage,
+    /// The committed values of the mutable globals.
+    globals: Vec<Val>,
+    limits: Limits,
+}
+
+impl Canister {
+    /// Creates a canister from `module` and runs `canister_init` with `arg`.
+    ///
+    /// If `canister_init` traps, there is no canister.
+    pub fn install(
+        host: &Host,
+        module: Arc<CanisterModule>,
+        settings: CanisterSettings,
+        arg: &[u8],
+        env: &MessageEnv,
+    ) -> Result<(Self, Execution), InstallError> {
+        let system = SystemState {
+            canister_id: settings.canister_id,
+            controllers: settings.controllers,
+            cycles: settings.cycles,
+            ..SystemState::default()
+        };
+        let mut store = Store::new(
+            host.engine(),
+            StoreData {
+                system,
+                ..StoreData::default()
+            },
+        );
+        let limits = host.limits();
+        let instance = instantiate(&mut store, &module, env, limits.install)?;
+        let mut canister = Self {
+            store,
+            instance,
+            module,
+            heap: HeapImage::default(),
+            globals: Vec::new(),
+            limits,
+        };
+        canister.heap = HeapImage::new(canister.live_heap().to_vec());
+        canister.globals = canister.read_globals();
+
+        let execution = if canister.module.exports("canister_init") {
+            canister.execute(Context::Init, "canister_init", "", arg, env, limits.install)
+        } else {
+            Execution {
+                result: Ok(None),
+                instructions: 0,
+                stable_bytes_written: 0,
+                debug_output: Vec::new(),
+            }
+        };
+        if let Err(trap) = &execution.result {
+            return Err(InstallError::InitTrapped(trap.clone()));
+        }
+        canister.store.data_mut().system.version += 1;
+        Ok((canister, execution))
+    }
+
+    /// Calls update method `method` (or a query method, as a replicated query).
+    pub fn update(
+        &mut self,
+        method: &str,
+        arg: &[u8],
+        env: &MessageEnv,
+    ) -> Result<Execution, CallError> {
+        if arg.len() > costs::MAX_INGRESS_BYTES {
+            return Err(CallError::ArgumentTooLarge {
+                size: arg.len(),
+                limit: costs::MAX_INGRESS_BYTES,
+            });
+        }
+        let update = format!("canister_update {method}");
+        let query = format!("canister_query {method}");
+        let (context, export) = if self.module.exports(&update) {
+            (Context::Update, update)
+        } else if self.module.exports(&query) {
+            (Context::ReplicatedQuery, query)
+        } else {
+            return Err(CallError::MethodNotFound(method.to_owned()));
+        };
+        Ok(self.execute(context, &export, method, arg, env, self.limits.update))
+    }
+
+    /// Calls query method `method`; whatever it changes is discarded.
+    pub fn query(
+        &mut self,
+        method: &str,
+        arg: &[u8],
+        env: &MessageEnv,
+    ) -> Result<Execution, CallError> {
+        let query = format!("canister_query {method}");
+        let composite = format!("canister_composite_query {method}");
+        let (context, export) = if self.module.exports(&query) {
+            (Context::Query, query)
+        } else if self.module.exports(&composite) {
+            (Context::CompositeQuery, composite)
+        } else {
+            return Err(CallError::MethodNotFound(method.to_owned()));
+        };
+        Ok(self.execute(context, &export, method, arg, env, self.limits.query))
+    }
+
+    /// The canister's stable memory.
+    pub fn stable_memory(&self) -> &crate::memory::StableMemory {
+        &self.store.data().system.stable
+    }
+
+    /// The committed heap.
+    pub fn heap(&self) -> &[u8] {
+        self.heap.bytes()
+    }
+
+    /// Cycles the canister holds.
+    pub fn cycles(&self) -> u128 {
+        self.store.data().system.cycles
+    }
+
+    fn live_heap(&self) -> &[u8] {
+        match self.store.data().memory {
+            Some(memory) => memory.data(&self.store),
+            None => &[],
+        }
+    }
+
+    fn read_globals(&mut self) -> Vec<Val> {
+        let names = self.module.globals.clone();
+        names
+            .iter()
+            .map(|name| {
+                let global = self
+                    .instance
+                    .get_global(&mut self.store, name)
+                    .expect("instrumented export");
+                global.get(&mut self.store)
+            })
+            .collect()
+    }
+
+    fn write_globals(&mut self) {
+        let names = self.module.globals.clone();
+        for (name, value) in names.iter().zip(self.globals.clone()) {
+            let global = self
+                .instance
+                .get_global(&mut self.store, name)
+                .expect("instrumented export");
+            global
+                .set(&mut self.store, value)
+                .expect("a saved value has the global's type");
+        }
+    }
+
+    /// Runs `export` as one message and commits or discards its effects.
+    fn execute(
+        &mut self,
+        context: Context,
+        export: &str,
+        method: &str,
+        arg: &[u8],
+        env: &MessageEnv,
+        limit: u64,
+    ) -> Execution {
+        let func = self
+            .instance
+            .get_typed_func::<(), ()>(&mut self.store, export)
+            .expect("canister exports are () -> (), checked at install");
+        let data = self.store.data_mut();
+        data.message = MessageState {
+            context: Some(context),
+            arg: arg.to_vec(),
+            caller: env.caller.clone(),
+            method: method.to_owned(),
+            time: env.time,
+            instruction_limit: limit,
+            ..MessageState::default()
+        };
+        data.system.stable.begin();
+        let saved = (
+            data.system.cycles,
+            data.system.global_timer,
+            data.system.certified_data.clone(),
+        );
+        self.store.set_fuel(limit).expect("fuel is enabled");
+
+        let outcome = func.call(&mut self.store, ());
+        let remaining = self.store.get_fuel().expect("fuel is enabled");
+        let message = std::mem::take(&mut self.store.data_mut().message);
+        let result = match outcome {
+            Ok(()) => Ok(message.response),
+            Err(error) => Err(classify(error, limit)),
+        };
+        if result.is_ok() && context.keeps_changes() {
+            self.commit();
+        } else {
+            let system = &mut self.store.data_mut().system;
+            (system.cycles, system.global_timer, system.certified_data) = saved;
+            self.rollback();
+        }
+        Execution {
+            result,
+            instructions: limit - remaining,
+            stable_bytes_written: message.stable_bytes_written,
+            debug_output: message.debug_output,
+        }
+    }
+
+    fn commit(&mut self) {
+        self.store.data_mut().system.stable.commit();
+        let live = match self.store.data().memory {
+            Some(memory) => memory.data(&self.store),
+            None => &[],
+        };
+        self.heap.commit(live);
+        self.globals = self.read_globals();
+    }
+
+    fn rollback(&mut self) {
+        self.store.data_mut().system.stable.rollback();
+        let Some(memory) = self.store.data().memory else {
+            self.write_globals();
+            return;
+        };
+        if memory.data_size(&self.store) == self.heap.len() {
+            self.heap.restore(memory.data_mut(&mut self.store));
+        } else {
+            // Linear memory cannot shrink: start a fresh instance and give it
+            // the committed heap.
+            let env = MessageEnv::default();
+            self.instance = instantiate(&mut self.store, &self.module, &env, self.limits.install)
+                .expect("a module that instantiated once instantiates again");
+            let memory = self.store.data().memory.expect("the module has a memory");
+            let pages =
+                (self.heap.len() as u64 - memory.data_size(&self.store) as u64) / WASM_PAGE_SIZE;
+            memory
+                .grow(&mut self.store, pages)
+                .expect("the heap grew to this size before");
+            memory
+                .data_mut(&mut self.store)
+                .copy_from_slice(self.heap.bytes());
+        }
+        self.write_globals();
+    }
+}
+
+/// Instantiates `module`, running its `start` function if it has one.
+fn instantiate(
+    store: &mut Store<StoreData>,
+    module: &CanisterModule,
+    env: &MessageEnv,
+    limit: u64,
+) -> Result<wasmtime::Instance, InstallError> {
+    store.data_mut().message = MessageState {
+        context: Some(Context::Start),
+        time: env.time,
+        instruction_limit: limit,
+        ..MessageState::default()
+    };
+    store.data_mut().system.stable.begin();
+    store.set_fuel(limit).expect("fuel is enabled");
+    let instance = module.pre.instantiate(&mut *store).map_err(|e| {
+        store.data_mut().system.stable.rollback();
+        InstallError::StartTrapped(classify(e, limit))
+    })?;
+    store.data_mut().system.stable.commit();
+    store.data_mut().memory = instance.get_memory(&mut *store, MEMORY_EXPORT);
+    store.data_mut().message = MessageState::default();
+    Ok(instance)
+}
+
+/// Turns a wasmtime error into the trap it stands for.
+fn classify(error: wasmtime::Error, limit: u64) -> Trap {
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        return trap.clone();
+    }
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => Trap::OutOfInstructions(limit),
+        Some(trap) => Trap::Wasm(trap.to_string()),
+        None => Trap::Wasm(format!("{error:#}")),
+    }
+}

@@ -1,0 +1,187 @@
+//! The wasmtime engine, configured for deterministic execution, and compiled
+//! canister modules.
+
+use std::collections::BTreeSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, Strategy};
+
+use crate::InstallError;
+use crate::costs::Limits;
+use crate::instrument::{self, MEMORY_EXPORT};
+use crate::system_api::{self, StoreData};
+
+/// Which compiler turns wasm into machine code.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compiler {
+    /// Cranelift, wasmtime's optimising compiler.
+    #[default]
+    Cranelift,
+    /// Winch, wasmtime's baseline compiler: a second, independent code
+    /// generator to cross-check determinism against.
+    Winch,
+}
+
+/// How a [`Host`] is set up.
+#[derive(Clone, Debug, Default)]
+pub struct HostConfig {
+    pub compiler: Compiler,
+    /// Where compiled modules are cached; compile every time if `None`.
+    pub cache_dir: Option<PathBuf>,
+    /// Instruction limits per message.
+    pub limits: Limits,
+}
+
+/// One wasmtime engine and the System API, shared by all canisters.
+pub struct Host {
+    engine: Engine,
+    linker32: Linker<StoreData>,
+    linker64: Linker<StoreData>,
+    config: HostConfig,
+}
+
+impl Host {
+    pub fn new(config: HostConfig) -> anyhow::Result<Self> {
+        let engine = Engine::new(&deterministic_config(config.compiler))?;
+        let mut linker32 = Linker::new(&engine);
+        system_api::add_to_linker::<u32>(&mut linker32)?;
+        let mut linker64 = Linker::new(&engine);
+        system_api::add_to_linker::<u64>(&mut linker64)?;
+        Ok(Self {
+            engine,
+            linker32,
+            linker64,
+            config,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn compiler(&self) -> Compiler {
+        self.config.compiler
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.config.limits
+    }
+
+    /// Prepares a canister module for installation: instruments, compiles
+    /// (or loads from the cache) and links it.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Arc<CanisterModule>, InstallError> {
+        let instrumented =
+            instrument::instrument(wasm).map_err(|e| InstallError::InvalidModule(e.to_string()))?;
+        let hash: [u8; 32] = Sha256::digest(wasm).into();
+        let module = self.load_or_compile(&instrumented.wasm)?;
+        let memory64 = module
+            .get_export(MEMORY_EXPORT)
+            .and_then(|e| e.memory().map(|m| m.is_64()))
+            .unwrap_or(false);
+        let linker = if memory64 {
+            &self.linker64
+        } else {
+            &self.linker32
+        };
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| InstallError::InvalidModule(format!("{e:#}")))?;
+        let exports = module.exports().map(|e| e.name().to_owned()).collect();
+        Ok(Arc::new(CanisterModule {
+            pre,
+            globals: instrumented.globals,
+            exports,
+            hash,
+        }))
+    }
+
+    fn load_or_compile(&self, wasm: &[u8]) -> Result<Module, InstallError> {
+        let compile = || {
+            Module::new(&self.engine, wasm)
+                .map_err(|e| InstallError::InvalidModule(format!("{e:#}")))
+        };
+        let Some(dir) = &self.config.cache_dir else {
+            return compile();
+        };
+        let mut hasher = DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        let digest = Sha256::digest(wasm);
+        let path = dir.join(format!(
+            "{}-{:016x}.cwasm",
+            hex(&digest[..16]),
+            hasher.finish()
+        ));
+        if path.exists() {
+            // SAFETY: the file was written below by `Module::serialize` of an
+            // engine with the same compatibility hash (it is in the name), and
+            // the cache directory belongs to this host.
+            if let Ok(module) = unsafe { Module::deserialize_file(&self.engine, &path) } {
+                return Ok(module);
+            }
+        }
+        let module = compile()?;
+        // The cache is an optimisation: failing to write it is not an error.
+        if let Ok(bytes) = module.serialize()
+            && std::fs::create_dir_all(dir).is_ok()
+        {
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+        Ok(module)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// wasmtime set up so that the same module and inputs give the same result,
+/// the same instruction count and the same memory on every machine.
+fn deterministic_config(compiler: Compiler) -> Config {
+    let mut config = Config::new();
+    config.strategy(match compiler {
+        Compiler::Cranelift => Strategy::Cranelift,
+        Compiler::Winch => Strategy::Winch,
+    });
+    // Instructions are counted, and limited, with fuel.
+    config.consume_fuel(true);
+    // NaNs produced by float operations get one canonical bit pattern.
+    config.cranelift_nan_canonicalization(true);
+    // Relaxed SIMD has platform-dependent results; plain SIMD does not.
+    config.wasm_relaxed_simd(false);
+    config.relaxed_simd_deterministic(true);
+    // Motoko canisters are wasm64.
+    config.wasm_memory64(true);
+    config.wasm_multi_memory(false);
+    config.wasm_gc(false);
+    config.wasm_stack_switching(false);
+    config
+}
+
+/// A compiled, linked canister module, ready to instantiate.
+pub struct CanisterModule {
+    pub(crate) pre: InstancePre<StoreData>,
+    /// Export names of the mutable globals the host saves and restores.
+    pub(crate) globals: Vec<String>,
+    exports: BTreeSet<String>,
+    hash: [u8; 32],
+}
+
+impl CanisterModule {
+    /// SHA-256 of the module as installed (before instrumentation), as the
+    /// replica reports it.
+    pub fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
+
+    pub fn exports(&self, name: &str) -> bool {
+        self.exports.contains(name)
+    }
+}

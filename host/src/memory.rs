@@ -1,0 +1,360 @@
+//! A canister's two memories and how messages commit or discard changes.
+//!
+//! - The **heap** is the wasm linear memory, owned by wasmtime. [`HeapImage`]
+//!   keeps the committed copy of it. After a message the live memory is
+//!   compared with the image page by page: committing copies the changed
+//!   pages into the image, discarding copies them back. Either way only
+//!   changed pages are copied, and the changed pages are reported.
+//! - **Stable memory** is owned by the host and reached only through
+//!   `ic0.stable64_*`, so [`StableMemory`] sees every write: it saves a page
+//!   the first time a message writes it, and discarding restores those pages.
+//!
+//! Pages are 4 KiB ([`PAGE_SIZE`]). Both memories report which pages changed
+//! since they were last asked, for incremental persistence.
+
+use std::collections::BTreeSet;
+
+/// Granularity of change tracking.
+pub const PAGE_SIZE: usize = 4096;
+/// Size of a wasm page (the unit of `memory.grow` and `stable64_grow`).
+pub const WASM_PAGE_SIZE: u64 = 65536;
+const PAGES_PER_WASM_PAGE: usize = WASM_PAGE_SIZE as usize / PAGE_SIZE;
+
+/// The committed contents of a canister's heap.
+#[derive(Clone, Default)]
+pub struct HeapImage {
+    bytes: Vec<u8>,
+}
+
+impl HeapImage {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        assert_eq!(
+            bytes.len() % PAGE_SIZE,
+            0,
+            "heap size is a multiple of the page size"
+        );
+        Self { bytes }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Makes `live` the committed heap; returns the indexes of changed pages.
+    ///
+    /// `live` may be larger than the image (the heap grew), never smaller.
+    pub fn commit(&mut self, live: &[u8]) -> Vec<usize> {
+        assert!(live.len() >= self.bytes.len(), "wasm memory cannot shrink");
+        let mut changed = Vec::new();
+        for (index, (old, new)) in self
+            .bytes
+            .chunks_exact_mut(PAGE_SIZE)
+            .zip(live.chunks_exact(PAGE_SIZE))
+            .enumerate()
+        {
+            if old != new {
+                old.copy_from_slice(new);
+                changed.push(index);
+            }
+        }
+        let old_len = self.bytes.len();
+        if live.len() > old_len {
+            self.bytes.extend_from_slice(&live[old_len..]);
+            changed.extend(old_len / PAGE_SIZE..live.len() / PAGE_SIZE);
+        }
+        changed
+    }
+
+    /// Restores the committed contents into `live`, which has the image's
+    /// size; returns how many pages had changed.
+    pub fn restore(&self, live: &mut [u8]) -> usize {
+        assert_eq!(
+            live.len(),
+            self.bytes.len(),
+            "restore needs a heap of the committed size"
+        );
+        let mut restored = 0;
+        for (old, new) in self
+            .bytes
+            .chunks_exact(PAGE_SIZE)
+            .zip(live.chunks_exact_mut(PAGE_SIZE))
+        {
+            if old != new {
+                new.copy_from_slice(old);
+                restored += 1;
+            }
+        }
+        restored
+    }
+}
+
+/// A canister's stable memory, with a journal for discarding a message.
+#[derive(Default)]
+pub struct StableMemory {
+    /// Chunks of one wasm page each; `None` is all zeros.
+    chunks: Vec<Option<Box<[u8]>>>,
+    /// Size in wasm pages.
+    size: u64,
+    /// Pages as they were before the current message wrote them.
+    journal: Vec<(usize, Option<Box<[u8]>>)>,
+    journaled: BTreeSet<usize>,
+    size_before: u64,
+    /// Pages written since [`StableMemory::take_dirty`] was last called.
+    dirty: BTreeSet<usize>,
+}
+
+impl StableMemory {
+    /// Size in wasm pages.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> u64 {
+        self.size * WASM_PAGE_SIZE
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Grows by `pages` wasm pages; returns the previous size, or `None` if
+    /// the new size would exceed `max_pages`.
+    pub fn grow(&mut self, pages: u64, max_pages: u64) -> Option<u64> {
+        let old = self.size;
+        let new = old.checked_add(pages).filter(|&n| n <= max_pages)?;
+        self.size = new;
+        self.chunks.resize_with(new as usize, || None);
+        Some(old)
+    }
+
+    /// Reads `buf.len()` bytes at `offset`, which must be in bounds.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) {
+        assert!(
+            offset + buf.len() as u64 <= self.len(),
+            "stable read out of bounds"
+        );
+        let mut offset = offset as usize;
+        let mut done = 0;
+        while done < buf.len() {
+            let chunk = offset / WASM_PAGE_SIZE as usize;
+            let within = offset % WASM_PAGE_SIZE as usize;
+            let n = (WASM_PAGE_SIZE as usize - within).min(buf.len() - done);
+            match &self.chunks[chunk] {
+                Some(bytes) => buf[done..done + n].copy_from_slice(&bytes[within..within + n]),
+                None => buf[done..done + n].fill(0),
+            }
+            done += n;
+            offset += n;
+        }
+    }
+
+    /// Writes `data` at `offset`, which must be in bounds; returns how many
+    /// pages the current message wrote for the first time.
+    pub fn write(&mut self, offset: u64, data: &[u8]) -> usize {
+        assert!(
+            offset + data.len() as u64 <= self.len(),
+            "stable write out of bounds"
+        );
+        if data.is_empty() {
+            return 0;
+        }
+        let first = offset as usize / PAGE_SIZE;
+        let last = (offset as usize + data.len() - 1) / PAGE_SIZE;
+        let mut new_pages = 0;
+        for page in first..=last {
+            new_pages += usize::from(self.journal_page(page));
+            self.dirty.insert(page);
+        }
+        let mut offset = offset as usize;
+        let mut done = 0;
+        while done < data.len() {
+            let chunk = offset / WASM_PAGE_SIZE as usize;
+            let within = offset % WASM_PAGE_SIZE as usize;
+            let n = (WASM_PAGE_SIZE as usize - within).min(data.len() - done);
+            let bytes = self.chunks[chunk]
+                .get_or_insert_with(|| vec![0u8; WASM_PAGE_SIZE as usize].into_boxed_slice());
+            bytes[within..within + n].copy_from_slice(&data[done..done + n]);
+            done += n;
+            offset += n;
+        }
+        new_pages
+    }
+
+    /// Saves `page` before its first write in this message; returns whether
+    /// this was the first write.
+    fn journal_page(&mut self, page: usize) -> bool {
+        if !self.journaled.insert(page) {
+            return false;
+        }
+        let chunk = page / PAGES_PER_WASM_PAGE;
+        let within = (page % PAGES_PER_WASM_PAGE) * PAGE_SIZE;
+        // Pages of memory grown by this message need no saving: discarding
+        // the message truncates them away.
+        let saved = if (chunk as u64) < self.size_before {
+            self.chunks[chunk]
+                .as_ref()
+                .map(|bytes| Box::from(&bytes[within..within + PAGE_SIZE]))
+        } else {
+            None
+        };
+        self.journal.push((page, saved));
+        true
+    }
+
+    /// Starts a message: later writes can be discarded.
+    pub fn begin(&mut self) {
+        debug_assert!(self.journal.is_empty());
+        self.size_before = self.size;
+    }
+
+    /// Keeps the current message's writes.
+    pub fn commit(&mut self) {
+        self.journal.clear();
+        self.journaled.clear();
+    }
+
+    /// Discards the current message's writes and growth.
+    pub fn rollback(&mut self) {
+        self.size = self.size_before;
+        self.chunks.truncate(self.size as usize);
+        for (page, saved) in self.journal.drain(..) {
+            let chunk = page / PAGES_PER_WASM_PAGE;
+            if chunk >= self.chunks.len() {
+                continue;
+            }
+            let within = (page % PAGES_PER_WASM_PAGE) * PAGE_SIZE;
+            match (saved, &mut self.chunks[chunk]) {
+                (Some(saved), Some(bytes)) => {
+                    bytes[within..within + PAGE_SIZE].copy_from_slice(&saved)
+                }
+                (None, Some(bytes)) => bytes[within..within + PAGE_SIZE].fill(0),
+                (_, None) => unreachable!("a journaled page of old memory has a chunk"),
+            }
+        }
+        // Pages of a discarded message are no longer dirty unless an earlier
+        // message dirtied them; keeping them listed is harmless.
+        self.journaled.clear();
+    }
+
+    /// Pages written since the last call.
+    pub fn take_dirty(&mut self) -> BTreeSet<usize> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Replaces the contents with `bytes` (a whole number of wasm pages).
+    pub fn load(&mut self, bytes: &[u8]) {
+        assert_eq!(bytes.len() as u64 % WASM_PAGE_SIZE, 0);
+        self.size = bytes.len() as u64 / WASM_PAGE_SIZE;
+        self.chunks = bytes
+            .chunks_exact(WASM_PAGE_SIZE as usize)
+            .map(|c| c.iter().any(|&b| b != 0).then(|| Box::from(c)))
+            .collect();
+        self.journal.clear();
+        self.journaled.clear();
+    }
+
+    /// The whole contents.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = vec![0u8; self.len() as usize];
+        self.read(0, &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heap_commit_reports_changed_and_grown_pages() {
+        let mut image = HeapImage::new(vec![0u8; 4 * PAGE_SIZE]);
+        let mut live = vec![0u8; 6 * PAGE_SIZE];
+        live[PAGE_SIZE + 5] = 1;
+        live[3 * PAGE_SIZE] = 2;
+        assert_eq!(image.commit(&live), vec![1, 3, 4, 5]);
+        assert_eq!(image.bytes(), &live[..]);
+        assert!(image.commit(&live).is_empty());
+    }
+
+    #[test]
+    fn heap_restore_undoes_changes() {
+        let image = HeapImage::new(vec![7u8; 2 * PAGE_SIZE]);
+        let mut live = vec![7u8; 2 * PAGE_SIZE];
+        live[PAGE_SIZE] = 0;
+        assert_eq!(image.restore(&mut live), 1);
+        assert_eq!(live, vec![7u8; 2 * PAGE_SIZE]);
+    }
+
+    #[test]
+    fn stable_reads_back_writes_across_chunks() {
+        let mut stable = StableMemory::default();
+        assert_eq!(stable.grow(2, 10), Some(0));
+        let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let offset = WASM_PAGE_SIZE - 3_000;
+        stable.write(offset, &data);
+        let mut back = vec![0u8; data.len()];
+        stable.read(offset, &mut back);
+        assert_eq!(back, data);
+        let mut zeros = [1u8; 16];
+        stable.read(0, &mut zeros);
+        assert_eq!(zeros, [0u8; 16]);
+    }
+
+    #[test]
+    fn stable_grow_respects_the_limit() {
+        let mut stable = StableMemory::default();
+        assert_eq!(stable.grow(3, 4), Some(0));
+        assert_eq!(stable.grow(2, 4), None);
+        assert_eq!(stable.size(), 3);
+    }
+
+    #[test]
+    fn stable_rollback_restores_contents_and_size() {
+        let mut stable = StableMemory::default();
+        stable.begin();
+        stable.grow(1, 100);
+        stable.write(10, b"committed");
+        stable.commit();
+        let before = stable.to_vec();
+
+        stable.begin();
+        stable.write(10, b"discarded");
+        stable.write(PAGE_SIZE as u64 * 3, b"x");
+        stable.grow(2, 100);
+        stable.write(WASM_PAGE_SIZE + 1, b"new page");
+        stable.rollback();
+
+        assert_eq!(stable.size(), 1);
+        assert_eq!(stable.to_vec(), before);
+        // A later message sees no trace of the discarded one.
+        stable.begin();
+        stable.grow(1, 100);
+        let mut buf = [9u8; 8];
+        stable.read(WASM_PAGE_SIZE + 1, &mut buf);
+        assert_eq!(buf, [0u8; 8]);
+    }
+
+    #[test]
+    fn stable_reports_dirty_pages() {
+        let mut stable = StableMemory::default();
+        stable.grow(1, 100);
+        stable.begin();
+        assert_eq!(stable.write(PAGE_SIZE as u64 - 1, b"ab"), 2);
+        assert_eq!(stable.write(0, b"c"), 0);
+        stable.commit();
+        assert_eq!(
+            stable.take_dirty().into_iter().collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert!(stable.take_dirty().is_empty());
+    }
+}

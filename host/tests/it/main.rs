@@ -1,0 +1,3 @@
+//! Integration tests of the host: message semantics of the System API.
+
+mod messages;
