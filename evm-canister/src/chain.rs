@@ -332,10 +332,9 @@ impl<M: Memory> Chain<M> {
                 got: Some(id),
             });
         }
+        // A transaction already included is refused by the nonce check, as
+        // geth refuses it.
         let hash = *envelope.tx_hash();
-        if self.transactions.contains_key(&hash.0) {
-            return Err(TxError::AlreadyKnown);
-        }
         let from = envelope
             .recover_signer()
             .map_err(|_| TxError::InvalidSignature)?;

@@ -83,6 +83,28 @@ impl Storable for AccountRecord {
     };
 }
 
+/// An account as it was before a block changed it: absent, or a record.
+///
+/// Encoded as nothing (absent) or as the 72 bytes of [`AccountRecord`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PriorAccount(pub Option<AccountRecord>);
+
+impl Storable for PriorAccount {
+    fn to_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.0.map_or_else(Vec::new, |r| r.encode().to_vec()))
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        self.to_bytes().into_owned()
+    }
+    fn from_bytes(bytes: Cow<'_, [u8]>) -> Self {
+        Self((!bytes.is_empty()).then(|| AccountRecord::decode(&bytes)))
+    }
+    const BOUND: Bound = Bound::Bounded {
+        max_size: AccountRecord::SIZE as u32,
+        is_fixed_size: false,
+    };
+}
+
 /// Key of a storage slot: the address followed by the slot, big-endian.
 pub type SlotKey = [u8; 52];
 
@@ -237,6 +259,20 @@ mod tests {
     }
 
     #[test]
+    fn prior_account_layout() {
+        assert!(PriorAccount(None).to_bytes().is_empty());
+        let record = AccountRecord {
+            balance: U256::from(1),
+            nonce: 2,
+            code_hash: B256::ZERO,
+        };
+        assert_eq!(PriorAccount(Some(record)).to_bytes().len(), 72);
+        for prior in [PriorAccount(None), PriorAccount(Some(record))] {
+            assert_eq!(PriorAccount::from_bytes(prior.to_bytes()), prior);
+        }
+    }
+
+    #[test]
     fn slot_key_layout() {
         let key = slot_key(
             &address!("0x00000000000000000000000000000000000000aa"),
@@ -271,7 +307,7 @@ mod tests {
         assert_eq!(
             hex::encode(&bytes[6..]),
             concat!(
-                "f857827a69138401c9c380940000000000000000000000000000000000000000",
+                "f861827a69138401c9c380940000000000000000000000000000000000000000",
                 "a01111111111111111111111111111111111111111111111111111111111111111",
                 "03a00000000000000000000000000000000000000000000000000000000000000000"
             )

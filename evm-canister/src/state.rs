@@ -16,14 +16,14 @@ use revm::{DatabaseCommit, DatabaseRef};
 use std::convert::Infallible;
 
 use crate::layout::{self, Layout, Vm};
-use crate::records::{AccountRecord, SlotKey, slot_key, split_slot_key};
+use crate::records::{AccountRecord, PriorAccount, SlotKey, slot_key, split_slot_key};
 
 /// The world state and its history.
 pub struct State<M: Memory> {
     accounts: BTreeMap<[u8; 20], AccountRecord, Vm<M>>,
     storage: BTreeMap<SlotKey, [u8; 32], Vm<M>>,
     code: BTreeMap<[u8; 32], Vec<u8>, Vm<M>>,
-    account_history: BTreeMap<([u8; 20], u64), Option<AccountRecord>, Vm<M>>,
+    account_history: BTreeMap<([u8; 20], u64), PriorAccount, Vm<M>>,
     storage_history: BTreeMap<(SlotKey, u64), [u8; 32], Vm<M>>,
     account_changes: BTreeMap<(u64, [u8; 20]), (), Vm<M>>,
     storage_changes: BTreeMap<(u64, SlotKey), (), Vm<M>>,
@@ -51,7 +51,7 @@ impl<M: Memory> State<M> {
                 .range((key, block + 1)..=(key, u64::MAX))
                 .next()
             {
-                return entry.value();
+                return entry.value().0;
             }
         }
         self.accounts.get(&key)
@@ -101,7 +101,7 @@ impl<M: Memory> State<M> {
             return;
         }
         if self.account_changes.insert((block, key), ()).is_none() {
-            self.account_history.insert((key, block), old);
+            self.account_history.insert((key, block), PriorAccount(old));
         }
         match record {
             Some(record) => self.accounts.insert(key, record),
@@ -190,7 +190,10 @@ impl<M: Memory> State<M> {
             .keys_range((block + 1, [0u8; 20])..)
             .collect();
         for (changed_in, key) in accounts.into_iter().rev() {
-            let old = self.account_history.remove(&(key, changed_in)).flatten();
+            let old = self
+                .account_history
+                .remove(&(key, changed_in))
+                .and_then(|prior| prior.0);
             match old {
                 Some(record) => self.accounts.insert(key, record),
                 None => self.accounts.remove(&key),

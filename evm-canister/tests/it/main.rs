@@ -1,0 +1,8 @@
+//! Integration tests of the chain, run natively (the same code the canister
+//! runs in wasm), with stable memory backed by a `Vec`.
+
+mod dev;
+
+mod calls;
+mod errors;
+mod transactions;
