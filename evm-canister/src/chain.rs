@@ -674,20 +674,22 @@ impl<M: Memory> Chain<M> {
                 (number, number)
             }
             None => {
-                let from = self.resolve(filter.from_block.unwrap_or(BlockTag::Latest))?;
-                let to = match filter.to_block {
-                    // A range may end past the head; it ends at the head.
-                    Some(BlockTag::Number(n)) => n.min(self.meta.get().head_number),
-                    Some(tag) => self.resolve(tag)?,
-                    None => self.meta.get().head_number,
+                // Numbers past the head are allowed: nothing is there yet.
+                let number = |tag: Option<BlockTag>| match tag {
+                    Some(BlockTag::Number(n)) => Ok(n),
+                    other => self.resolve(other.unwrap_or(BlockTag::Latest)),
                 };
-                (from, to)
+                (number(filter.from_block)?, number(filter.to_block)?)
             }
         };
         if from > to {
             return Err(QueryError::InvalidArgument(
                 "invalid block range params".to_owned(),
             ));
+        }
+        let to = to.min(self.meta.get().head_number);
+        if from > to {
+            return Ok(Vec::new());
         }
         if to - from >= MAX_LOG_BLOCK_RANGE {
             return Err(QueryError::LimitExceeded(format!(
@@ -936,14 +938,7 @@ impl BlockBuilder {
             cumulative_gas_used: self.cumulative_gas,
             logs,
         };
-        let receipt = ReceiptWithBloom::from(receipt);
-        let envelope = match tx.envelope.ty() {
-            0 => ReceiptEnvelope::Legacy(receipt),
-            1 => ReceiptEnvelope::Eip2930(receipt),
-            2 => ReceiptEnvelope::Eip1559(receipt),
-            4 => ReceiptEnvelope::Eip7702(receipt),
-            ty => unreachable!("transaction type {ty} was refused at decoding"),
-        };
+        let envelope = ReceiptEnvelope::from_typed(tx.envelope.tx_type(), receipt);
         self.receipts.push(envelope);
         self.txs.push(SealedTx {
             effective_gas_price: tx.envelope.effective_gas_price(Some(self.context.base_fee)),

@@ -193,6 +193,22 @@ fn an_erc20_transfer_emits_a_log_found_by_filters() {
         })
         .unwrap();
     assert!(none.is_empty());
+    // Ranges past the head are empty; reversed ranges are invalid.
+    let future = LogFilter {
+        from_block: Some(BlockTag::Number(100)),
+        to_block: Some(BlockTag::Number(200)),
+        ..Default::default()
+    };
+    assert_eq!(dev.chain.logs(&future), Ok(vec![]));
+    let reversed = LogFilter {
+        from_block: Some(BlockTag::Number(2)),
+        to_block: Some(BlockTag::Number(1)),
+        ..Default::default()
+    };
+    assert!(matches!(
+        dev.chain.logs(&reversed),
+        Err(evm_canister_api::QueryError::InvalidArgument(_))
+    ));
 }
 
 #[test]

@@ -1,0 +1,226 @@
+//! Every JSON-RPC error the node returns, with the codes and wording that
+//! Ethereum clients parse (geth's, which ethers, viem and web3 match on).
+//!
+//! | code   | meaning                                                         |
+//! |--------|-----------------------------------------------------------------|
+//! | 3      | execution reverted; `data` holds the revert bytes               |
+//! | -32000 | transaction refused (nonce, funds, fees, gas) or execution failed |
+//! | -32001 | block not found                                                 |
+//! | -32005 | a query exceeds a limit                                         |
+//! | -32602 | invalid parameters (malformed hex, RLP, values)                 |
+//! | -32603 | internal error (the canister trapped or broke its interface)    |
+
+use alloy_primitives::Bytes;
+use alloy_sol_types::SolError;
+use evm_canister_api::{CallError, CallOutcome, QueryError, TxError};
+use jsonrpsee::types::ErrorObjectOwned;
+
+use crate::node::NodeError;
+
+pub const EXECUTION_REVERTED: i32 = 3;
+pub const SERVER_ERROR: i32 = -32000;
+pub const NOT_FOUND: i32 = -32001;
+pub const LIMIT_EXCEEDED: i32 = -32005;
+pub const INVALID_PARAMS: i32 = -32602;
+pub const INTERNAL_ERROR: i32 = -32603;
+
+pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message, None::<()>)
+}
+
+pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+    error(INVALID_PARAMS, message)
+}
+
+pub fn internal(message: impl Into<String>) -> ErrorObjectOwned {
+    error(INTERNAL_ERROR, message)
+}
+
+/// A transaction the canister refused.
+pub fn tx_error(err: &TxError) -> ErrorObjectOwned {
+    let message = match err {
+        TxError::Malformed(reason) => {
+            return invalid_params(format!("invalid transaction: {reason}"));
+        }
+        TxError::InvalidSignature => "invalid sender".to_owned(),
+        TxError::TypeNotSupported(_) => "transaction type not supported".to_owned(),
+        TxError::InvalidChainId { expected, got } => match got {
+            Some(got) => format!("invalid chain id for signer: have {got} want {expected}"),
+            None => format!("invalid chain id for signer: want {expected}"),
+        },
+        TxError::NonceTooLow { expected, got } => {
+            format!("nonce too low: next nonce {expected}, tx nonce {got}")
+        }
+        TxError::NonceTooHigh { expected, got } => {
+            format!("nonce too high: next nonce {expected}, tx nonce {got}")
+        }
+        TxError::InsufficientFunds {
+            address,
+            have,
+            want,
+        } => format!(
+            "insufficient funds for gas * price + value: address {address} have {have:?} want {want:?}"
+        ),
+        TxError::IntrinsicGasTooLow { gas, minimum } => {
+            format!("intrinsic gas too low: gas {gas}, minimum needed {minimum}")
+        }
+        TxError::GasLimitExceedsBlock { gas, limit } => {
+            format!("exceeds block gas limit: gas {gas}, limit {limit}")
+        }
+        TxError::GasLimitTooHigh { gas, cap } => {
+            format!("transaction gas limit too high (cap: {cap}, tx: {gas})")
+        }
+        TxError::FeeCapTooLow { max_fee, base_fee } => format!(
+            "max fee per gas less than block base fee: maxFeePerGas: {max_fee:?}, baseFee: {base_fee:?}"
+        ),
+        TxError::TipAboveFeeCap => {
+            "max priority fee per gas higher than max fee per gas".to_owned()
+        }
+        TxError::SenderNotEoa(address) => format!("sender not an eoa: address {address}"),
+        TxError::InitCodeTooLarge => "max initcode size exceeded".to_owned(),
+        TxError::AlreadyKnown => "already known".to_owned(),
+        TxError::Rejected(reason) => reason.clone(),
+    };
+    error(SERVER_ERROR, message)
+}
+
+pub fn query_error(err: &QueryError) -> ErrorObjectOwned {
+    match err {
+        QueryError::BlockNotFound => error(NOT_FOUND, "header not found"),
+        QueryError::InvalidArgument(message) => invalid_params(message.clone()),
+        QueryError::LimitExceeded(message) => error(LIMIT_EXCEEDED, message.clone()),
+    }
+}
+
+pub fn call_error(err: &CallError) -> ErrorObjectOwned {
+    match err {
+        CallError::Tx(tx) => tx_error(tx),
+        CallError::Query(query) => query_error(query),
+    }
+}
+
+pub fn node_error(err: &NodeError) -> ErrorObjectOwned {
+    internal(err.to_string())
+}
+
+/// `execution reverted[: reason]`, code 3, with the revert bytes as `data`.
+pub fn reverted(output: &[u8]) -> ErrorObjectOwned {
+    let message = match revert_reason(output) {
+        Some(reason) => format!("execution reverted: {reason}"),
+        None => "execution reverted".to_owned(),
+    };
+    ErrorObjectOwned::owned(
+        EXECUTION_REVERTED,
+        message,
+        Some(Bytes::copy_from_slice(output)),
+    )
+}
+
+/// The reason of an `Error(string)` revert, or the kind of a `Panic(uint256)`.
+fn revert_reason(output: &[u8]) -> Option<String> {
+    if let Ok(revert) = alloy_sol_types::Revert::abi_decode(output) {
+        return Some(revert.reason);
+    }
+    alloy_sol_types::Panic::abi_decode(output)
+        .ok()
+        .map(|panic| match panic.kind() {
+            Some(kind) => format!("panic: {kind} (0x{:02x})", panic.code),
+            None => format!("panic: 0x{:x}", panic.code),
+        })
+}
+
+/// An execution that did not succeed, as `eth_call` reports it.
+pub fn failed_call(outcome: &CallOutcome) -> ErrorObjectOwned {
+    match outcome {
+        CallOutcome::Revert { output, .. } => reverted(output),
+        CallOutcome::Halt { reason, .. } => error(SERVER_ERROR, halt_message(reason)),
+        CallOutcome::Success { .. } => internal("a successful call is not an error"),
+    }
+}
+
+/// geth's wording for the ways the EVM halts.
+fn halt_message(reason: &str) -> String {
+    let lower = reason.to_ascii_lowercase();
+    if lower.contains("outofgas") || lower.contains("out of gas") {
+        "out of gas".to_owned()
+    } else if lower.contains("invalidfeopcode") || lower.contains("opcodenotfound") {
+        format!("invalid opcode: {reason}")
+    } else if lower.contains("stackoverflow") {
+        "stack limit reached 1024 (1023)".to_owned()
+    } else {
+        format!("execution halted: {reason}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::U256;
+    use alloy_sol_types::SolError;
+
+    #[test]
+    fn a_reason_string_is_in_the_message_and_the_bytes_in_data() {
+        let output = alloy_sol_types::Revert::from("not the owner").abi_encode();
+        let error = reverted(&output);
+        assert_eq!(error.code(), 3);
+        assert_eq!(error.message(), "execution reverted: not the owner");
+        let data: Bytes = serde_json::from_str(error.data().unwrap().get()).unwrap();
+        assert_eq!(data.as_ref(), &output[..]);
+    }
+
+    #[test]
+    fn a_custom_error_is_only_data() {
+        let output = [0xde, 0xad, 0xbe, 0xef, 1, 2, 3];
+        let error = reverted(&output);
+        assert_eq!(error.message(), "execution reverted");
+        assert_eq!(error.data().unwrap().get(), "\"0xdeadbeef010203\"");
+    }
+
+    #[test]
+    fn panics_are_named() {
+        let output = alloy_sol_types::Panic::from(U256::from(0x12)).abi_encode();
+        assert_eq!(
+            reverted(&output).message(),
+            "execution reverted: panic: division or modulo by zero (0x12)"
+        );
+    }
+
+    #[test]
+    fn pool_errors_use_geths_wording() {
+        let cases = [
+            (
+                TxError::NonceTooLow {
+                    expected: 2,
+                    got: 1,
+                },
+                "nonce too low: next nonce 2, tx nonce 1",
+            ),
+            (
+                TxError::TypeNotSupported(3),
+                "transaction type not supported",
+            ),
+            (
+                TxError::GasLimitExceedsBlock { gas: 2, limit: 1 },
+                "exceeds block gas limit: gas 2, limit 1",
+            ),
+            (
+                TxError::InvalidChainId {
+                    expected: 31337,
+                    got: Some(1),
+                },
+                "invalid chain id for signer: have 1 want 31337",
+            ),
+        ];
+        for (err, message) in cases {
+            let object = tx_error(&err);
+            assert_eq!(object.code(), -32000);
+            assert_eq!(object.message(), message);
+        }
+        assert_eq!(
+            tx_error(&TxError::Malformed("rlp: x".into())).code(),
+            -32602
+        );
+    }
+}

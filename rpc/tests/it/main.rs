@@ -1,0 +1,68 @@
+//! Integration tests of the node without a socket: the canister runs in wasm
+//! under the host, and JSON-RPC handlers are called through `RpcModule::call`.
+
+mod node;
+mod rpc;
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use canister_evm::dev::DevChain;
+use canister_evm::node::{Node, NodeConfig};
+use canister_host::HostConfig;
+
+/// A node with the default development chain, and its accounts' keys.
+pub fn start() -> (Node, Vec<PrivateKeySigner>) {
+    let chain = DevChain {
+        accounts: 3,
+        timestamp: 1_700_000_000,
+        ..DevChain::default()
+    };
+    let signers = chain.signers();
+    let config = NodeConfig {
+        genesis: chain.genesis(&signers),
+        host: HostConfig {
+            cache_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")),
+            ..HostConfig::default()
+        },
+    };
+    (
+        Node::start(canister_evm::CANISTER_WASM, config).unwrap(),
+        signers,
+    )
+}
+
+/// A signed EIP-1559 transaction.
+pub fn signed(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    to: TxKind,
+    value: U256,
+    input: Vec<u8>,
+) -> Vec<u8> {
+    let tx = TxEip1559 {
+        chain_id: 31337,
+        nonce,
+        gas_limit: 1_000_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to,
+        value,
+        access_list: Default::default(),
+        input: Bytes::from(input),
+    };
+    let signature = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
+}
+
+pub fn transfer(signer: &PrivateKeySigner, nonce: u64) -> Vec<u8> {
+    signed(
+        signer,
+        nonce,
+        TxKind::Call(Address::repeat_byte(0x42)),
+        U256::from(1),
+        vec![],
+    )
+}

@@ -1,0 +1,81 @@
+//! The EVM really runs inside the wasm canister.
+
+use alloy_primitives::{Address, TxKind, U256};
+use evm_canister_api::{BlockTag, TxError};
+
+use crate::{signed, start, transfer};
+
+#[test]
+fn every_transaction_costs_wasm_instructions() {
+    let (mut node, signers) = start();
+    assert!(node.install_instructions() > 0);
+    let mut costs = Vec::new();
+    for nonce in 0..3 {
+        let submitted = node
+            .send_raw_transaction(&transfer(&signers[0], nonce))
+            .unwrap()
+            .unwrap();
+        assert!(submitted.result.success);
+        costs.push(submitted.instructions);
+    }
+    // Signature recovery alone is millions of wasm instructions.
+    assert!(costs.iter().all(|&c| c > 1_000_000), "{costs:?}");
+    let balance = node
+        .account(Address::repeat_byte(0x42).into(), BlockTag::Latest)
+        .unwrap()
+        .unwrap()
+        .balance;
+    assert_eq!(balance.0, U256::from(3));
+}
+
+#[test]
+fn instruction_counts_are_deterministic_across_nodes() {
+    // Two nodes, same genesis, same transactions: the same wasm instructions
+    // for each (time differs between them, and must not matter here).
+    let run = || {
+        let (mut node, signers) = start();
+        let code = vec![0x60, 0x2a, 0x60, 0x00, 0x55, 0x00]; // SSTORE(0, 42); STOP
+        let mut costs = vec![
+            node.send_raw_transaction(&signed(&signers[1], 0, TxKind::Create, U256::ZERO, code))
+                .unwrap()
+                .unwrap()
+                .instructions,
+        ];
+        for nonce in 0..3 {
+            costs.push(
+                node.send_raw_transaction(&transfer(&signers[0], nonce))
+                    .unwrap()
+                    .unwrap()
+                    .instructions,
+            );
+        }
+        costs
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn refused_transactions_are_typed_errors_and_change_nothing() {
+    let (mut node, signers) = start();
+    node.send_raw_transaction(&transfer(&signers[0], 0))
+        .unwrap()
+        .unwrap();
+    let before = node.chain_info().unwrap();
+    let error = node
+        .send_raw_transaction(&transfer(&signers[0], 0))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        error,
+        TxError::NonceTooLow {
+            expected: 1,
+            got: 0
+        }
+    );
+    let error = node
+        .send_raw_transaction(b"\x02garbage")
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(error, TxError::Malformed(_)), "{error:?}");
+    assert_eq!(node.chain_info().unwrap(), before);
+}
