@@ -8,7 +8,7 @@ use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{
     Block, BlockBody, EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Receipt, ReceiptEnvelope,
-    ReceiptWithBloom, Transaction, TxEnvelope, TxReceipt, Typed2718,
+    Transaction, TxEnvelope, TxReceipt, Typed2718,
 };
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};

@@ -45,14 +45,13 @@ impl<M: Memory> State<M> {
     /// The account after block `at`, or after the latest block if `at` is `None`.
     pub fn account(&self, address: &Address, at: Option<u64>) -> Option<AccountRecord> {
         let key: [u8; 20] = address.0.0;
-        if let Some(block) = at {
-            if let Some(entry) = self
+        if let Some(block) = at
+            && let Some(entry) = self
                 .account_history
                 .range((key, block + 1)..=(key, u64::MAX))
                 .next()
-            {
-                return entry.value().0;
-            }
+        {
+            return entry.value().0;
         }
         self.accounts.get(&key)
     }
@@ -60,14 +59,13 @@ impl<M: Memory> State<M> {
     /// The storage slot after block `at`, or after the latest block if `at` is `None`.
     pub fn storage(&self, address: &Address, slot: &U256, at: Option<u64>) -> U256 {
         let key = slot_key(address, slot);
-        if let Some(block) = at {
-            if let Some(entry) = self
+        if let Some(block) = at
+            && let Some(entry) = self
                 .storage_history
                 .range((key, block + 1)..=(key, u64::MAX))
                 .next()
-            {
-                return U256::from_be_bytes(entry.value());
-            }
+        {
+            return U256::from_be_bytes(entry.value());
         }
         self.storage
             .get(&key)
