@@ -1,10 +1,14 @@
 //! An installed canister and the execution of its messages.
 //!
 //! Every message runs to completion against the committed state. If it
-//! returns normally in a replicated context (update, init, upgrade hooks,
-//! system tasks) its changes to heap, globals, stable memory and system state
-//! are committed; otherwise — it trapped, ran out of instructions, or was a
-//! query — all of them are discarded, exactly as on the Internet Computer.
+//! returns normally in a context that keeps changes (update, init, upgrade
+//! hooks, system tasks) its changes to heap, globals, stable memory and
+//! system state are committed; otherwise — it trapped, ran out of
+//! instructions, or was a query — all of them are discarded, exactly as on
+//! the Internet Computer.
+//!
+//! Updates pay cycles: the ingress reception fee up front and the execution
+//! fee for the instructions used, trapped or not ([`crate::fees`]).
 
 use std::sync::Arc;
 
@@ -12,10 +16,10 @@ use wasmtime::{Store, Val};
 
 use crate::costs::{self, Limits};
 use crate::engine::{CanisterModule, Host};
-use crate::instrument::MEMORY_EXPORT;
-use crate::memory::{HeapImage, WASM_PAGE_SIZE};
+use crate::fees::FEES;
+use crate::memory::{HeapImage, StableMemory, WASM_PAGE_SIZE};
 use crate::system_api::{Context, MessageState, Response, StoreData, SystemState, Trap};
-use crate::{CallError, InstallError};
+use crate::{CallError, InstallError, UpgradeError};
 
 /// Who sends a message, and when.
 #[derive(Clone, Debug, Default)]
@@ -54,6 +58,8 @@ pub struct Execution {
     pub result: Result<Option<Response>, Trap>,
     /// Wasm instructions, including the System API's charges.
     pub instructions: u64,
+    /// Cycles the canister paid for the message (zero for queries).
+    pub cycles: u128,
     /// Bytes the message wrote to stable memory.
     pub stable_bytes_written: u64,
     /// What the canister printed with `ic0.debug_print`.
@@ -72,15 +78,20 @@ impl Execution {
     }
 }
 
+/// The committed state of the wasm instance: what a trapped message or a
+/// failed upgrade returns to.
+#[derive(Clone)]
+struct Committed {
+    heap: HeapImage,
+    globals: Vec<Val>,
+}
+
 /// An installed canister.
 pub struct Canister {
     store: Store<StoreData>,
     instance: wasmtime::Instance,
     module: Arc<CanisterModule>,
-    /// The committed heap.
-    heap: HeapImage,
-    /// The committed values of the mutable globals.
-    globals: Vec<Val>,
+    committed: Committed,
     limits: Limits,
 }
 
@@ -101,6 +112,23 @@ impl Canister {
             cycles: settings.cycles,
             ..SystemState::default()
         };
+        let mut canister = Self::instantiate(host, module, system, env)?;
+        let mut execution = canister.run_hook(Context::Init, "canister_init", arg, env);
+        canister.charge(&mut execution, 0);
+        if let Err(trap) = &execution.result {
+            return Err(InstallError::InitTrapped(trap.clone()));
+        }
+        canister.store.data_mut().system.version += 1;
+        Ok((canister, execution))
+    }
+
+    /// A new instance of `module` with `system` state and a fresh heap.
+    fn instantiate(
+        host: &Host,
+        module: Arc<CanisterModule>,
+        system: SystemState,
+        env: &MessageEnv,
+    ) -> Result<Self, InstallError> {
         let mut store = Store::new(
             host.engine(),
             StoreData {
@@ -114,31 +142,93 @@ impl Canister {
             store,
             instance,
             module,
-            heap: HeapImage::default(),
-            globals: Vec::new(),
+            committed: Committed {
+                heap: HeapImage::default(),
+                globals: Vec::new(),
+            },
             limits,
         };
-        canister.heap = HeapImage::new(canister.live_heap().to_vec());
-        canister.globals = canister.read_globals();
+        canister.committed.heap = HeapImage::new(canister.live_heap().to_vec());
+        canister.committed.globals = canister.read_globals();
+        Ok(canister)
+    }
 
-        let execution = if canister.module.exports("canister_init") {
-            canister.execute(Context::Init, "canister_init", "", arg, env, limits.install)
+    /// Runs the system method `export` if the module has it.
+    fn run_hook(
+        &mut self,
+        context: Context,
+        export: &str,
+        arg: &[u8],
+        env: &MessageEnv,
+    ) -> Execution {
+        if self.module.exports(export) {
+            self.execute(context, export, "", arg, env, self.limits.install)
         } else {
             Execution {
                 result: Ok(None),
                 instructions: 0,
+                cycles: 0,
                 stable_bytes_written: 0,
                 debug_output: Vec::new(),
             }
-        };
-        if let Err(trap) = &execution.result {
-            return Err(InstallError::InitTrapped(trap.clone()));
         }
-        canister.store.data_mut().system.version += 1;
-        Ok((canister, execution))
     }
 
-    /// Calls update method `method` (or a query method, as a replicated query).
+    /// Upgrades to `module`: `canister_pre_upgrade` on the old code, then a
+    /// fresh heap with the new code, keeping stable memory, then
+    /// `canister_post_upgrade` with `arg`.
+    ///
+    /// If either hook traps, the canister keeps running the old code with
+    /// its state exactly as before.
+    pub fn upgrade(
+        &mut self,
+        host: &Host,
+        module: Arc<CanisterModule>,
+        arg: &[u8],
+        env: &MessageEnv,
+    ) -> Result<Execution, UpgradeError> {
+        let before = (self.committed.clone(), self.store.data().system.clone());
+        let mut pre = self.run_hook(Context::PreUpgrade, "canister_pre_upgrade", &[], env);
+        self.charge(&mut pre, 0);
+        if let Err(trap) = pre.result {
+            return Err(UpgradeError::PreUpgradeTrapped(trap));
+        }
+        let restore = |canister: &mut Self| {
+            let (committed, system) = before.clone();
+            canister.store.data_mut().system = system;
+            canister.committed = committed;
+            canister.restore_committed();
+        };
+
+        let mut system = self.store.data().system.clone();
+        // An upgrade deactivates the global timer, as on the IC.
+        system.global_timer = 0;
+        system.version += 1;
+        let mut upgraded = match Self::instantiate(host, module, system, env) {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                restore(self);
+                return Err(UpgradeError::Install(error));
+            }
+        };
+        let mut post = upgraded.run_hook(Context::Init, "canister_post_upgrade", arg, env);
+        upgraded.charge(&mut post, 0);
+        if let Err(trap) = post.result {
+            restore(self);
+            return Err(UpgradeError::PostUpgradeTrapped(trap));
+        }
+        // Cycles spent by pre_upgrade were taken from the state post_upgrade
+        // started with; the new canister carries them forward.
+        *self = upgraded;
+        post.instructions += pre.instructions;
+        post.cycles += pre.cycles;
+        post.stable_bytes_written += pre.stable_bytes_written;
+        post.debug_output.splice(0..0, pre.debug_output);
+        Ok(post)
+    }
+
+    /// Calls update method `method` (or a query method, as a replicated
+    /// query whose changes are discarded), as an ingress message.
     pub fn update(
         &mut self,
         method: &str,
@@ -160,7 +250,40 @@ impl Canister {
         } else {
             return Err(CallError::MethodNotFound(method.to_owned()));
         };
-        Ok(self.execute(context, &export, method, arg, env, self.limits.update))
+        let ingress = FEES.ingress_cost(method, arg.len());
+        let needed = ingress + FEES.execution_cost(self.limits.update, self.module.wasm64());
+        let balance = self.store.data().system.cycles;
+        if balance < needed {
+            return Err(CallError::OutOfCycles { balance, needed });
+        }
+        if self.module.exports("canister_inspect_message") {
+            self.inspect(method, arg, env)?;
+        }
+        let mut execution = self.execute(context, &export, method, arg, env, self.limits.update);
+        self.charge(&mut execution, ingress);
+        Ok(execution)
+    }
+
+    /// Runs `canister_inspect_message`; the message proceeds only if it
+    /// accepts. Inspection is free and changes nothing.
+    fn inspect(&mut self, method: &str, arg: &[u8], env: &MessageEnv) -> Result<(), CallError> {
+        let (execution, accepted) = self.run(
+            Context::InspectMessage,
+            "canister_inspect_message",
+            method,
+            arg,
+            env,
+            self.limits.query,
+        );
+        match execution.result {
+            Ok(_) if accepted => Ok(()),
+            Ok(_) => Err(CallError::Refused(
+                "the canister did not accept the message".to_owned(),
+            )),
+            Err(trap) => Err(CallError::Refused(format!(
+                "canister_inspect_message trapped: {trap}"
+            ))),
+        }
     }
 
     /// Calls query method `method`; whatever it changes is discarded.
@@ -182,19 +305,79 @@ impl Canister {
         Ok(self.execute(context, &export, method, arg, env, self.limits.query))
     }
 
+    /// Runs `canister_heartbeat`, if the canister has one.
+    pub fn heartbeat(&mut self, env: &MessageEnv) -> Option<Execution> {
+        if !self.module.exports("canister_heartbeat") {
+            return None;
+        }
+        let mut execution = self.execute(
+            Context::SystemTask,
+            "canister_heartbeat",
+            "",
+            &[],
+            env,
+            self.limits.update,
+        );
+        self.charge(&mut execution, 0);
+        Some(execution)
+    }
+
+    /// Runs `canister_global_timer` if the timer is set and due at `env.time`.
+    /// The timer is deactivated first, as on the IC.
+    pub fn global_timer(&mut self, env: &MessageEnv) -> Option<Execution> {
+        let timer = self.store.data().system.global_timer;
+        if timer == 0 || env.time < timer || !self.module.exports("canister_global_timer") {
+            return None;
+        }
+        self.store.data_mut().system.global_timer = 0;
+        let mut execution = self.execute(
+            Context::SystemTask,
+            "canister_global_timer",
+            "",
+            &[],
+            env,
+            self.limits.update,
+        );
+        self.charge(&mut execution, 0);
+        Some(execution)
+    }
+
+    /// Deducts what `execution` costs, plus `extra` cycles, from the balance.
+    fn charge(&mut self, execution: &mut Execution, extra: u128) {
+        let cost = extra + FEES.execution_cost(execution.instructions, self.module.wasm64());
+        let system = &mut self.store.data_mut().system;
+        let paid = cost.min(system.cycles);
+        system.cycles -= paid;
+        execution.cycles = paid;
+    }
+
+    pub fn module(&self) -> &CanisterModule {
+        &self.module
+    }
+
     /// The canister's stable memory.
-    pub fn stable_memory(&self) -> &crate::memory::StableMemory {
+    pub fn stable_memory(&self) -> &StableMemory {
         &self.store.data().system.stable
     }
 
     /// The committed heap.
     pub fn heap(&self) -> &[u8] {
-        self.heap.bytes()
+        self.committed.heap.bytes()
     }
 
     /// Cycles the canister holds.
     pub fn cycles(&self) -> u128 {
         self.store.data().system.cycles
+    }
+
+    /// The canister version (`ic0.canister_version`).
+    pub fn version(&self) -> u64 {
+        self.store.data().system.version
+    }
+
+    /// When the global timer fires, in nanoseconds; 0 if it is not set.
+    pub fn global_timer_deadline(&self) -> u64 {
+        self.store.data().system.global_timer
     }
 
     fn live_heap(&self) -> &[u8] {
@@ -220,7 +403,7 @@ impl Canister {
 
     fn write_globals(&mut self) {
         let names = self.module.globals.clone();
-        for (name, value) in names.iter().zip(self.globals.clone()) {
+        for (name, value) in names.iter().zip(self.committed.globals.clone()) {
             let global = self
                 .instance
                 .get_global(&mut self.store, name)
@@ -241,6 +424,20 @@ impl Canister {
         env: &MessageEnv,
         limit: u64,
     ) -> Execution {
+        self.run(context, export, method, arg, env, limit).0
+    }
+
+    /// [`Canister::execute`], also telling whether the message called
+    /// `ic0.accept_message`.
+    fn run(
+        &mut self,
+        context: Context,
+        export: &str,
+        method: &str,
+        arg: &[u8],
+        env: &MessageEnv,
+        limit: u64,
+    ) -> (Execution, bool) {
         let func = self
             .instance
             .get_typed_func::<(), ()>(&mut self.store, export)
@@ -272,17 +469,23 @@ impl Canister {
         };
         if result.is_ok() && context.keeps_changes() {
             self.commit();
+            if matches!(context, Context::Update | Context::SystemTask) {
+                self.store.data_mut().system.version += 1;
+            }
         } else {
             let system = &mut self.store.data_mut().system;
             (system.cycles, system.global_timer, system.certified_data) = saved;
-            self.rollback();
+            system.stable.rollback();
+            self.restore_committed();
         }
-        Execution {
+        let execution = Execution {
             result,
             instructions: limit - remaining,
+            cycles: 0,
             stable_bytes_written: message.stable_bytes_written,
             debug_output: message.debug_output,
-        }
+        };
+        (execution, message.accepted)
     }
 
     fn commit(&mut self) {
@@ -291,18 +494,20 @@ impl Canister {
             Some(memory) => memory.data(&self.store),
             None => &[],
         };
-        self.heap.commit(live);
-        self.globals = self.read_globals();
+        self.committed.heap.commit(live);
+        self.committed.globals = self.read_globals();
     }
 
-    fn rollback(&mut self) {
-        self.store.data_mut().system.stable.rollback();
+    /// Makes the live instance match the committed heap and globals.
+    fn restore_committed(&mut self) {
         let Some(memory) = self.store.data().memory else {
             self.write_globals();
             return;
         };
-        if memory.data_size(&self.store) == self.heap.len() {
-            self.heap.restore(memory.data_mut(&mut self.store));
+        if memory.data_size(&self.store) == self.committed.heap.len() {
+            self.committed
+                .heap
+                .restore(memory.data_mut(&mut self.store));
         } else {
             // Linear memory cannot shrink: start a fresh instance and give it
             // the committed heap.
@@ -310,14 +515,13 @@ impl Canister {
             self.instance = instantiate(&mut self.store, &self.module, &env, self.limits.install)
                 .expect("a module that instantiated once instantiates again");
             let memory = self.store.data().memory.expect("the module has a memory");
-            let pages =
-                (self.heap.len() as u64 - memory.data_size(&self.store) as u64) / WASM_PAGE_SIZE;
+            let grow = self.committed.heap.len() as u64 - memory.data_size(&self.store) as u64;
             memory
-                .grow(&mut self.store, pages)
+                .grow(&mut self.store, grow / WASM_PAGE_SIZE)
                 .expect("the heap grew to this size before");
             memory
                 .data_mut(&mut self.store)
-                .copy_from_slice(self.heap.bytes());
+                .copy_from_slice(self.committed.heap.bytes());
         }
         self.write_globals();
     }
@@ -343,7 +547,7 @@ fn instantiate(
         InstallError::StartTrapped(classify(e, limit))
     })?;
     store.data_mut().system.stable.commit();
-    store.data_mut().memory = instance.get_memory(&mut *store, MEMORY_EXPORT);
+    store.data_mut().memory = instance.get_memory(&mut *store, crate::instrument::MEMORY_EXPORT);
     store.data_mut().message = MessageState::default();
     Ok(instance)
 }

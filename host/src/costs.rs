@@ -55,6 +55,15 @@ pub mod overhead {
     pub const CANISTER_SELF_SIZE: u64 = 500;
     pub const CANISTER_STATUS: u64 = 500;
     pub const CANISTER_VERSION: u64 = 500;
+    pub const CALL_NEW: u64 = 1_500;
+    pub const CERTIFIED_DATA_SET: u64 = 500;
+    /// Not in the replica's table; charged like its other cost queries.
+    pub const COST_CALL: u64 = 500;
+    pub const DATA_CERTIFICATE_COPY: u64 = 500;
+    pub const DATA_CERTIFICATE_PRESENT: u64 = 500;
+    pub const DATA_CERTIFICATE_SIZE: u64 = 500;
+    /// Not in the replica's table; charged like `canister_self_size`.
+    pub const ENV_VAR: u64 = 500;
     pub const CYCLES_BURN128: u64 = 100;
     pub const DEBUG_PRINT: u64 = 100;
     pub const GLOBAL_TIMER_SET: u64 = 500;

@@ -11,8 +11,9 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Module, Strategy};
 
 use crate::InstallError;
 use crate::costs::Limits;
-use crate::instrument::{self, MEMORY_EXPORT};
+use crate::instrument;
 use crate::system_api::{self, StoreData};
+use crate::validation;
 
 /// Which compiler turns wasm into machine code.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,9 +48,9 @@ impl Host {
     pub fn new(config: HostConfig) -> anyhow::Result<Self> {
         let engine = Engine::new(&deterministic_config(config.compiler))?;
         let mut linker32 = Linker::new(&engine);
-        system_api::add_to_linker::<u32>(&mut linker32)?;
+        system_api::add_to_linker::<u32>(&mut linker32, true)?;
         let mut linker64 = Linker::new(&engine);
-        system_api::add_to_linker::<u64>(&mut linker64)?;
+        system_api::add_to_linker::<u64>(&mut linker64, false)?;
         Ok(Self {
             engine,
             linker32,
@@ -73,15 +74,12 @@ impl Host {
     /// Prepares a canister module for installation: instruments, compiles
     /// (or loads from the cache) and links it.
     pub fn compile(&self, wasm: &[u8]) -> Result<Arc<CanisterModule>, InstallError> {
+        let info = validation::validate(wasm).map_err(InstallError::InvalidModule)?;
         let instrumented =
             instrument::instrument(wasm).map_err(|e| InstallError::InvalidModule(e.to_string()))?;
         let hash: [u8; 32] = Sha256::digest(wasm).into();
         let module = self.load_or_compile(&instrumented.wasm)?;
-        let memory64 = module
-            .get_export(MEMORY_EXPORT)
-            .and_then(|e| e.memory().map(|m| m.is_64()))
-            .unwrap_or(false);
-        let linker = if memory64 {
+        let linker = if info.wasm64 {
             &self.linker64
         } else {
             &self.linker32
@@ -95,6 +93,7 @@ impl Host {
             globals: instrumented.globals,
             exports,
             hash,
+            wasm64: info.wasm64,
         }))
     }
 
@@ -172,6 +171,7 @@ pub struct CanisterModule {
     pub(crate) globals: Vec<String>,
     exports: BTreeSet<String>,
     hash: [u8; 32],
+    wasm64: bool,
 }
 
 impl CanisterModule {
@@ -183,5 +183,75 @@ impl CanisterModule {
 
     pub fn exports(&self, name: &str) -> bool {
         self.exports.contains(name)
+    }
+
+    /// Whether the module's memory is 64-bit (its instructions cost double).
+    pub fn wasm64(&self) -> bool {
+        self.wasm64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system_api::{API, ApiType};
+    use wasmtime::{Store, ValType};
+
+    /// Every function of the specification's table is registered with exactly
+    /// its signature: `I` = i32 for wasm32, i64 for wasm64.
+    #[test]
+    fn the_linkers_provide_the_specified_signatures() {
+        let host = Host::new(HostConfig::default()).unwrap();
+        for (linker, pointer, wasm32) in [
+            (&host.linker32, ValType::I32, true),
+            (&host.linker64, ValType::I64, false),
+        ] {
+            let mut store = Store::new(&host.engine, StoreData::default());
+            for api in API {
+                let registered = linker.get(&mut store, "ic0", api.name).ok();
+                if api.wasm32_only && !wasm32 {
+                    assert!(registered.is_none(), "{} is wasm32-only", api.name);
+                    continue;
+                }
+                let func = registered
+                    .and_then(|e| e.into_func())
+                    .unwrap_or_else(|| panic!("ic0.{} is not provided", api.name));
+                let ty = func.ty(&store);
+                let expected = |list: &[ApiType]| -> Vec<String> {
+                    list.iter()
+                        .map(|t| match t {
+                            ApiType::I => pointer.to_string(),
+                            ApiType::I32 => ValType::I32.to_string(),
+                            ApiType::I64 => ValType::I64.to_string(),
+                        })
+                        .collect()
+                };
+                let actual_params: Vec<String> = ty.params().map(|p| p.to_string()).collect();
+                let actual_results: Vec<String> = ty.results().map(|r| r.to_string()).collect();
+                assert_eq!(
+                    actual_params,
+                    expected(api.params),
+                    "params of ic0.{}",
+                    api.name
+                );
+                assert_eq!(
+                    actual_results,
+                    expected(api.results),
+                    "results of ic0.{}",
+                    api.name
+                );
+            }
+            // Nothing is provided that the table does not list.
+            let names: Vec<String> = linker
+                .iter(&mut store)
+                .map(|(module, name, _)| format!("{module}.{name}"))
+                .collect();
+            for name in names {
+                let api = name
+                    .strip_prefix("ic0.")
+                    .and_then(crate::system_api::api_function);
+                assert!(api.is_some(), "{name} is registered but not in the table");
+            }
+        }
     }
 }

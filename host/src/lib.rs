@@ -36,9 +36,11 @@
 mod canister;
 pub mod costs;
 mod engine;
+pub mod fees;
 pub mod instrument;
 pub mod memory;
 pub mod system_api;
+pub mod validation;
 
 pub use canister::{Canister, CanisterSettings, Execution, MessageEnv};
 pub use engine::{CanisterModule, Compiler, Host, HostConfig};
@@ -55,6 +57,17 @@ pub enum InstallError {
     InitTrapped(Trap),
 }
 
+/// Why an upgrade failed; the canister runs the old code, unchanged.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UpgradeError {
+    #[error("canister_pre_upgrade trapped: {0}")]
+    PreUpgradeTrapped(Trap),
+    #[error("the new module cannot be installed: {0}")]
+    Install(InstallError),
+    #[error("canister_post_upgrade trapped: {0}")]
+    PostUpgradeTrapped(Trap),
+}
+
 /// Why a call produced no reply.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CallError {
@@ -64,6 +77,10 @@ pub enum CallError {
     ArgumentTooLarge { size: usize, limit: usize },
     #[error("the canister rejected the call: {0}")]
     Rejected(String),
+    #[error("the canister refused the message in canister_inspect_message: {0}")]
+    Refused(String),
+    #[error("the canister is out of cycles: it holds {balance} and the call needs {needed}")]
+    OutOfCycles { balance: u128, needed: u128 },
     #[error("the canister did not reply to the call")]
     NoReply,
     #[error("{0}")]

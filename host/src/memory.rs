@@ -97,7 +97,7 @@ impl HeapImage {
 }
 
 /// A canister's stable memory, with a journal for discarding a message.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct StableMemory {
     /// Chunks of one wasm page each; `None` is all zeros.
     chunks: Vec<Option<Box<[u8]>>>,

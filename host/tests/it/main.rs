@@ -1,3 +1,4 @@
 //! Integration tests of the host: message semantics of the System API.
 
+mod lifecycle;
 mod messages;
