@@ -143,12 +143,10 @@ pub fn validate(wasm: &[u8]) -> Result<ModuleInfo, String> {
                     exports.push((export.name.to_owned(), export.kind, export.index));
                 }
             }
-            Payload::CodeSectionStart { size, .. } => {
-                if size as usize > MAX_CODE_SECTION_BYTES {
-                    return Err(format!(
-                        "Wasm module code section size of {size} exceeds the maximum allowed size of {MAX_CODE_SECTION_BYTES}"
-                    ));
-                }
+            Payload::CodeSectionStart { size, .. } if size as usize > MAX_CODE_SECTION_BYTES => {
+                return Err(format!(
+                    "Wasm module code section size of {size} exceeds the maximum allowed size of {MAX_CODE_SECTION_BYTES}"
+                ));
             }
             Payload::CodeSectionEntry(body) => {
                 let mut instructions = 0usize;

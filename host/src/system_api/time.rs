@@ -94,7 +94,7 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
         |mut c: C<'_>,
          _a: I,
          _b: I,
-         _c: I,
+         _c3: I,
          _d: I,
          _e: I,
          _f: I,
