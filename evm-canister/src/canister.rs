@@ -53,11 +53,7 @@ fn get_account(address: Address, block: BlockTag) -> Result<AccountState, QueryE
 
 #[ic_cdk::query]
 fn get_code(address: Address, block: BlockTag) -> Result<ByteBuf, QueryError> {
-    with_chain(|chain| {
-        chain
-            .code(address.0, block)
-            .map(|code| code.to_vec().into())
-    })
+    with_chain(|chain| chain.code(address.0, block).map(|code| code.to_vec().into()))
 }
 
 #[ic_cdk::query]

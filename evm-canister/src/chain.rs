@@ -75,10 +75,7 @@ impl<M: Memory> BlockHashes for Chain<M> {
 impl<M: Memory> Chain<M> {
     /// Creates a chain with the genesis `args` in an empty `memory`.
     pub fn create(memory: M, args: &InitArgs) -> Result<Self, GenesisError> {
-        let name = args
-            .hardfork
-            .as_deref()
-            .unwrap_or(<&str>::from(evm::DEFAULT_SPEC));
+        let name = args.hardfork.as_deref().unwrap_or(<&str>::from(evm::DEFAULT_SPEC));
         let spec =
             evm::parse_spec(name).ok_or_else(|| GenesisError::UnknownHardfork(name.to_owned()))?;
         if !spec.is_enabled_in(SpecId::MERGE) {
@@ -97,25 +94,16 @@ impl<M: Memory> Chain<M> {
             head_number: 0,
             head_hash: B256::ZERO,
         };
-        let mut chain = Self::open(
-            &layout,
-            Cell::new(layout.get(layout::META), meta),
-            Header::default(),
-        );
+        let mut chain =
+            Self::open(&layout, Cell::new(layout.get(layout::META), meta), Header::default());
         for account in &args.accounts {
             let code_hash = chain.state.insert_code(&account.code);
             let address = account.address.0;
-            let record = AccountRecord {
-                balance: account.balance.0,
-                nonce: account.nonce,
-                code_hash,
-            };
+            let record =
+                AccountRecord { balance: account.balance.0, nonce: account.nonce, code_hash };
             chain.state.set_account(0, &address, Some(record));
             for (slot, value) in &account.storage {
-                let (slot, value) = (
-                    U256::from_be_bytes(slot.0.0),
-                    U256::from_be_bytes(value.0.0),
-                );
+                let (slot, value) = (U256::from_be_bytes(slot.0.0), U256::from_be_bytes(value.0.0));
                 chain.state.set_storage(0, &address, &slot, &value);
             }
         }
@@ -173,15 +161,11 @@ impl<M: Memory> Chain<M> {
             beneficiary: self.meta.get().coinbase,
             transactions_root: EMPTY_ROOT_HASH,
             receipts_root: EMPTY_ROOT_HASH,
-            withdrawals_root: spec
-                .is_enabled_in(SpecId::SHANGHAI)
-                .then_some(EMPTY_ROOT_HASH),
+            withdrawals_root: spec.is_enabled_in(SpecId::SHANGHAI).then_some(EMPTY_ROOT_HASH),
             blob_gas_used: cancun.then_some(0),
             excess_blob_gas: cancun.then_some(0),
             parent_beacon_block_root: cancun.then_some(B256::ZERO),
-            requests_hash: spec
-                .is_enabled_in(SpecId::PRAGUE)
-                .then_some(EMPTY_REQUESTS_HASH),
+            requests_hash: spec.is_enabled_in(SpecId::PRAGUE).then_some(EMPTY_REQUESTS_HASH),
             ..Header::default()
         }
     }
@@ -191,9 +175,7 @@ impl<M: Memory> Chain<M> {
         let envelopes: Vec<TxEnvelope> = txs.iter().map(|tx| tx.envelope.clone()).collect();
         header.transactions_root = calculate_transaction_root(&envelopes);
         header.receipts_root = calculate_receipt_root(receipts);
-        header.logs_bloom = receipts
-            .iter()
-            .fold(Bloom::ZERO, |bloom, r| bloom | r.bloom());
+        header.logs_bloom = receipts.iter().fold(Bloom::ZERO, |bloom, r| bloom | r.bloom());
         let hash = header.hash_slow();
         let number = header.number;
         let body = BlockBody {
@@ -262,9 +244,7 @@ impl<M: Memory> Chain<M> {
 
     /// Base fee of the block after the head.
     fn next_base_fee(&self) -> u64 {
-        self.head
-            .next_block_base_fee(BaseFeeParams::ethereum())
-            .unwrap_or_default()
+        self.head.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or_default()
     }
 
     /// The context of the block that would be produced at `now` (nanoseconds).
@@ -327,23 +307,13 @@ impl<M: Memory> Chain<M> {
         if let Some(id) = envelope.chain_id()
             && id != self.chain_id()
         {
-            return Err(TxError::InvalidChainId {
-                expected: self.chain_id(),
-                got: Some(id),
-            });
+            return Err(TxError::InvalidChainId { expected: self.chain_id(), got: Some(id) });
         }
         // A transaction already included is refused by the nonce check, as
         // geth refuses it.
         let hash = *envelope.tx_hash();
-        let from = envelope
-            .recover_signer()
-            .map_err(|_| TxError::InvalidSignature)?;
-        Ok(DecodedTx {
-            envelope,
-            hash,
-            from,
-            raw: Bytes::copy_from_slice(raw),
-        })
+        let from = envelope.recover_signer().map_err(|_| TxError::InvalidSignature)?;
+        Ok(DecodedTx { envelope, hash, from, raw: Bytes::copy_from_slice(raw) })
     }
 
     // ----- queries ----------------------------------------------------------
@@ -371,10 +341,9 @@ impl<M: Memory> Chain<M> {
             BlockTag::Earliest => Ok(0),
             BlockTag::Number(n) if n <= head => Ok(n),
             BlockTag::Number(_) => Err(QueryError::BlockNotFound),
-            BlockTag::Hash(hash) => self
-                .block_numbers
-                .get(&hash.0.0)
-                .ok_or(QueryError::BlockNotFound),
+            BlockTag::Hash(hash) => {
+                self.block_numbers.get(&hash.0.0).ok_or(QueryError::BlockNotFound)
+            }
         }
     }
 
@@ -385,18 +354,11 @@ impl<M: Memory> Chain<M> {
     }
 
     fn state_at(&self, block: Option<u64>) -> StateAt<'_, M, Self> {
-        StateAt {
-            state: &self.state,
-            hashes: self,
-            block,
-        }
+        StateAt { state: &self.state, hashes: self, block }
     }
 
     pub fn account(&self, address: Address, tag: BlockTag) -> Result<AccountState, QueryError> {
-        let record = self
-            .state
-            .account(&address, self.state_block(tag)?)
-            .unwrap_or_default();
+        let record = self.state.account(&address, self.state_block(tag)?).unwrap_or_default();
         Ok(AccountState {
             balance: record.balance.into(),
             nonce: record.nonce,
@@ -410,15 +372,11 @@ impl<M: Memory> Chain<M> {
 
     pub fn code(&self, address: Address, tag: BlockTag) -> Result<Bytes, QueryError> {
         let record = self.state.account(&address, self.state_block(tag)?);
-        Ok(record
-            .and_then(|r| self.state.code(&r.code_hash))
-            .unwrap_or_default())
+        Ok(record.and_then(|r| self.state.code(&r.code_hash)).unwrap_or_default())
     }
 
     pub fn storage(&self, address: Address, slot: B256, tag: BlockTag) -> Result<B256, QueryError> {
-        let value = self
-            .state
-            .storage(&address, &slot.into(), self.state_block(tag)?);
+        let value = self.state.storage(&address, &slot.into(), self.state_block(tag)?);
         Ok(value.into())
     }
 
@@ -426,8 +384,7 @@ impl<M: Memory> Chain<M> {
     pub fn call(&self, args: &CallArgs, tag: BlockTag, now: u64) -> Result<CallOutcome, CallError> {
         let (context, state_block) = self.call_context(tag, now)?;
         let tx = self.call_tx(args, &context, state_block)?;
-        self.run_call(tx, &context, state_block, args.nonce.is_some())
-            .map_err(CallError::Tx)
+        self.run_call(tx, &context, state_block, args.nonce.is_some()).map_err(CallError::Tx)
     }
 
     /// The lowest gas limit at which a message succeeds (`eth_estimateGas`).
@@ -441,10 +398,7 @@ impl<M: Memory> Chain<M> {
         let tx = self.call_tx(args, &context, state_block)?;
         let check_nonce = args.nonce.is_some();
         let run = |gas_limit: u64| {
-            let tx = TxEnv {
-                gas_limit,
-                ..tx.clone()
-            };
+            let tx = TxEnv { gas_limit, ..tx.clone() };
             self.run_call(tx, &context, state_block, check_nonce)
         };
         let cap = tx.gas_limit;
@@ -511,9 +465,7 @@ impl<M: Memory> Chain<M> {
         let value = args.value.map(|v| v.0).unwrap_or_default();
         let (gas_price, priority_fee) = match (&args.gas_price, &args.max_fee_per_gas) {
             (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "both gasPrice and maxFeePerGas specified".to_owned(),
-                ));
+                return Err(invalid("both gasPrice and maxFeePerGas specified".to_owned()));
             }
             (Some(price), None) => (to_u128(price, "gasPrice")?, None),
             (None, Some(max_fee)) => {
@@ -543,15 +495,9 @@ impl<M: Memory> Chain<M> {
             None if gas_price == 0 => context.gas_limit,
             None => {
                 // Without an explicit limit, use what the sender can pay for.
-                let balance = self
-                    .state
-                    .account(&caller, state_block)
-                    .unwrap_or_default()
-                    .balance;
+                let balance = self.state.account(&caller, state_block).unwrap_or_default().balance;
                 let allowance = balance.saturating_sub(value) / U256::from(gas_price);
-                u64::try_from(allowance)
-                    .unwrap_or(u64::MAX)
-                    .min(context.gas_limit)
+                u64::try_from(allowance).unwrap_or(u64::MAX).min(context.gas_limit)
             }
         };
         let mut tx = TxEnv {
@@ -563,10 +509,7 @@ impl<M: Memory> Chain<M> {
             value,
             data: Bytes::copy_from_slice(&args.input),
             nonce: args.nonce.unwrap_or_else(|| {
-                self.state
-                    .account(&caller, state_block)
-                    .unwrap_or_default()
-                    .nonce
+                self.state.account(&caller, state_block).unwrap_or_default().nonce
             }),
             chain_id: Some(self.chain_id()),
             access_list: args
@@ -582,8 +525,7 @@ impl<M: Memory> Chain<M> {
             authorization_list,
             ..Default::default()
         };
-        tx.derive_tx_type()
-            .map_err(|err| invalid(format!("{err:?}")))?;
+        tx.derive_tx_type().map_err(|err| invalid(format!("{err:?}")))?;
         Ok(tx)
     }
 
@@ -595,10 +537,7 @@ impl<M: Memory> Chain<M> {
         check_nonce: bool,
     ) -> Result<CallOutcome, TxError> {
         let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
-        let mode = Mode::Call {
-            check_nonce,
-            check_base_fee,
-        };
+        let mode = Mode::Call { check_nonce, check_base_fee };
         let executed = evm::execute(
             self.state_at(state_block),
             self.chain_id(),
@@ -614,11 +553,7 @@ impl<M: Memory> Chain<M> {
         let number = self.resolve(tag).ok()?;
         let block = self.blocks.get(&number)?;
         let full_transactions = if full {
-            block
-                .transactions
-                .iter()
-                .filter_map(|hash| self.transaction(*hash))
-                .collect()
+            block.transactions.iter().filter_map(|hash| self.transaction(*hash)).collect()
         } else {
             Vec::new()
         };
@@ -683,9 +618,7 @@ impl<M: Memory> Chain<M> {
             }
         };
         if from > to {
-            return Err(QueryError::InvalidArgument(
-                "invalid block range params".to_owned(),
-            ));
+            return Err(QueryError::InvalidArgument("invalid block range params".to_owned()));
         }
         let to = to.min(self.meta.get().head_number);
         if from > to {
@@ -707,10 +640,7 @@ impl<M: Memory> Chain<M> {
                 continue;
             }
             for (tx_index, tx_hash) in block.transactions.iter().enumerate() {
-                let receipt = self
-                    .receipts
-                    .get(&tx_hash.0)
-                    .expect("receipt of included tx");
+                let receipt = self.receipts.get(&tx_hash.0).expect("receipt of included tx");
                 let envelope = ReceiptEnvelope::decode_2718(&mut receipt.envelope.as_ref())
                     .expect("stored receipt decodes");
                 for (i, log) in envelope.logs().iter().enumerate() {
@@ -771,31 +701,24 @@ impl<M: Memory> Chain<M> {
             let header = Header::decode(&mut block.header.as_ref()).expect("stored header decodes");
             let base_fee = header.base_fee_per_gas.unwrap_or_default();
             history.base_fee_per_gas.push(Wei::from(base_fee));
-            history
-                .gas_used_ratio
-                .push(header.gas_used as f64 / header.gas_limit as f64);
+            history.gas_used_ratio.push(header.gas_used as f64 / header.gas_limit as f64);
             if !percentiles.is_empty() {
                 let mut tips: Vec<(u128, u64)> = block
                     .transactions
                     .iter()
                     .filter_map(|hash| {
                         let receipt = self.receipts.get(&hash.0)?;
-                        let tip = receipt
-                            .effective_gas_price
-                            .saturating_sub(u128::from(base_fee));
+                        let tip = receipt.effective_gas_price.saturating_sub(u128::from(base_fee));
                         Some((tip, receipt.gas_used))
                     })
                     .collect();
                 tips.sort_unstable();
-                history
-                    .reward
-                    .push(rewards_at(&tips, header.gas_used, percentiles));
+                history.reward.push(rewards_at(&tips, header.gas_used, percentiles));
             }
             last = Some(header);
         }
-        let next = last
-            .and_then(|h| h.next_block_base_fee(BaseFeeParams::ethereum()))
-            .unwrap_or_default();
+        let next =
+            last.and_then(|h| h.next_block_base_fee(BaseFeeParams::ethereum())).unwrap_or_default();
         history.base_fee_per_gas.push(Wei::from(next));
         Ok(history)
     }
@@ -829,14 +752,12 @@ fn outcome(result: ExecutionResult) -> CallOutcome {
                 Output::Create(bytes, _) => bytes.to_vec().into(),
             },
         },
-        ExecutionResult::Revert { gas, output, .. } => CallOutcome::Revert {
-            gas_used: gas.tx_gas_used(),
-            output: output.to_vec().into(),
-        },
-        ExecutionResult::Halt { reason, gas, .. } => CallOutcome::Halt {
-            gas_used: gas.tx_gas_used(),
-            reason: format!("{reason:?}"),
-        },
+        ExecutionResult::Revert { gas, output, .. } => {
+            CallOutcome::Revert { gas_used: gas.tx_gas_used(), output: output.to_vec().into() }
+        }
+        ExecutionResult::Halt { reason, gas, .. } => {
+            CallOutcome::Halt { gas_used: gas.tx_gas_used(), reason: format!("{reason:?}") }
+        }
     }
 }
 
@@ -879,12 +800,7 @@ struct SealedBlock {
 
 impl BlockBuilder {
     fn new(context: BlockContext) -> Self {
-        Self {
-            context,
-            txs: Vec::new(),
-            receipts: Vec::new(),
-            cumulative_gas: 0,
-        }
+        Self { context, txs: Vec::new(), receipts: Vec::new(), cumulative_gas: 0 }
     }
 
     /// Executes `tx` and commits its changes; on error nothing is written.
@@ -915,20 +831,13 @@ impl BlockBuilder {
         let result = executed.result;
         let gas_used = result.tx_gas_used();
         let contract_address = match &result {
-            ExecutionResult::Success {
-                output: Output::Create(_, address),
-                ..
-            } => *address,
+            ExecutionResult::Success { output: Output::Create(_, address), .. } => *address,
             _ => None,
         };
         let success = result.is_success();
         let logs: Vec<Log> = result.into_logs();
         revm::DatabaseCommit::commit(
-            &mut BlockCommit {
-                state: &mut chain.state,
-                block: self.context.number,
-                spec,
-            },
+            &mut BlockCommit { state: &mut chain.state, block: self.context.number, spec },
             executed.state,
         );
 
@@ -984,10 +893,7 @@ struct LogMatcher<'a> {
 
 impl<'a> LogMatcher<'a> {
     fn new(filter: &'a LogFilter) -> Self {
-        Self {
-            addresses: filter.addresses.iter().map(|a| a.0).collect(),
-            topics: &filter.topics,
-        }
+        Self { addresses: filter.addresses.iter().map(|a| a.0).collect(), topics: &filter.topics }
     }
 
     /// Whether a block with this bloom can hold a matching log.
@@ -1013,9 +919,7 @@ impl<'a> LogMatcher<'a> {
         let topics = log.topics();
         self.topics.iter().enumerate().all(|(i, alternatives)| {
             alternatives.is_empty()
-                || topics
-                    .get(i)
-                    .is_some_and(|t| alternatives.iter().any(|a| a.0 == *t))
+                || topics.get(i).is_some_and(|t| alternatives.iter().any(|a| a.0 == *t))
         })
     }
 }

@@ -35,10 +35,7 @@ pub enum Mode {
     /// `eth_call` / `eth_estimateGas`: like geth, the sender may be a
     /// contract, the nonce is checked only if given, the gas limit may exceed
     /// the block's, and a zero gas price skips the base-fee check.
-    Call {
-        check_nonce: bool,
-        check_base_fee: bool,
-    },
+    Call { check_nonce: bool, check_base_fee: bool },
 }
 
 /// The block a message executes in.
@@ -82,11 +79,7 @@ pub fn execute<DB: DatabaseRef<Error = Infallible>>(
     mode: Mode,
 ) -> Result<ExecResultAndState<ExecutionResult, EvmState>, TxError> {
     let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(chain_id);
-    if let Mode::Call {
-        check_nonce,
-        check_base_fee,
-    } = mode
-    {
+    if let Mode::Call { check_nonce, check_base_fee } = mode {
         cfg.disable_nonce_check = !check_nonce;
         cfg.disable_base_fee = !check_base_fee;
         cfg.disable_eip3607 = true;
@@ -130,41 +123,25 @@ struct TxFacts {
 fn tx_error(err: InvalidTransaction, facts: &TxFacts) -> TxError {
     use InvalidTransaction as E;
     match err {
-        E::NonceTooLow { tx, state } => TxError::NonceTooLow {
-            expected: state,
-            got: tx,
-        },
-        E::NonceTooHigh { tx, state } => TxError::NonceTooHigh {
-            expected: state,
-            got: tx,
-        },
+        E::NonceTooLow { tx, state } => TxError::NonceTooLow { expected: state, got: tx },
+        E::NonceTooHigh { tx, state } => TxError::NonceTooHigh { expected: state, got: tx },
         E::LackOfFundForMaxFee { fee, balance } => TxError::InsufficientFunds {
             address: facts.sender.into(),
             have: Wei(*balance),
             want: Wei(*fee),
         },
-        E::CallGasCostMoreThanGasLimit {
-            initial_gas,
-            gas_limit,
-        } => TxError::IntrinsicGasTooLow {
-            gas: gas_limit,
-            minimum: initial_gas,
-        },
-        E::GasFloorMoreThanGasLimit {
-            gas_floor,
-            gas_limit,
-        } => TxError::IntrinsicGasTooLow {
-            gas: gas_limit,
-            minimum: gas_floor,
-        },
-        E::CallerGasLimitMoreThanBlock => TxError::GasLimitExceedsBlock {
-            gas: facts.gas_limit,
-            limit: facts.block_gas_limit,
-        },
-        E::TxGasLimitGreaterThanCap { gas_limit, cap } => TxError::GasLimitTooHigh {
-            gas: gas_limit,
-            cap,
-        },
+        E::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
+            TxError::IntrinsicGasTooLow { gas: gas_limit, minimum: initial_gas }
+        }
+        E::GasFloorMoreThanGasLimit { gas_floor, gas_limit } => {
+            TxError::IntrinsicGasTooLow { gas: gas_limit, minimum: gas_floor }
+        }
+        E::CallerGasLimitMoreThanBlock => {
+            TxError::GasLimitExceedsBlock { gas: facts.gas_limit, limit: facts.block_gas_limit }
+        }
+        E::TxGasLimitGreaterThanCap { gas_limit, cap } => {
+            TxError::GasLimitTooHigh { gas: gas_limit, cap }
+        }
         E::GasPriceLessThanBasefee => TxError::FeeCapTooLow {
             max_fee: Wei::from(facts.max_fee),
             base_fee: Wei::from(facts.base_fee),
@@ -172,10 +149,9 @@ fn tx_error(err: InvalidTransaction, facts: &TxFacts) -> TxError {
         E::PriorityFeeGreaterThanMaxFee => TxError::TipAboveFeeCap,
         E::RejectCallerWithCode => TxError::SenderNotEoa(facts.sender.into()),
         E::CreateInitCodeSizeLimit => TxError::InitCodeTooLarge,
-        E::InvalidChainId | E::MissingChainId => TxError::InvalidChainId {
-            expected: facts.chain_id,
-            got: facts.tx_chain_id,
-        },
+        E::InvalidChainId | E::MissingChainId => {
+            TxError::InvalidChainId { expected: facts.chain_id, got: facts.tx_chain_id }
+        }
         E::Eip2930NotSupported => TxError::TypeNotSupported(1),
         E::Eip1559NotSupported => TxError::TypeNotSupported(2),
         E::Eip4844NotSupported

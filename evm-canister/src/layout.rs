@@ -67,9 +67,7 @@ impl<M: Memory> Layout<M> {
     /// Opens the layout of `memory`, creating the manager header if the
     /// memory is empty.
     pub fn init(memory: M) -> Self {
-        Self {
-            manager: MemoryManager::init(memory),
-        }
+        Self { manager: MemoryManager::init(memory) }
     }
 
     pub fn get(&self, id: MemoryId) -> Vm<M> {

@@ -77,10 +77,7 @@ impl Storable for AccountRecord {
     fn from_bytes(bytes: Cow<'_, [u8]>) -> Self {
         Self::decode(&bytes)
     }
-    const BOUND: Bound = Bound::Bounded {
-        max_size: Self::SIZE as u32,
-        is_fixed_size: true,
-    };
+    const BOUND: Bound = Bound::Bounded { max_size: Self::SIZE as u32, is_fixed_size: true };
 }
 
 /// An account as it was before a block changed it: absent, or a record.
@@ -99,10 +96,8 @@ impl Storable for PriorAccount {
     fn from_bytes(bytes: Cow<'_, [u8]>) -> Self {
         Self((!bytes.is_empty()).then(|| AccountRecord::decode(&bytes)))
     }
-    const BOUND: Bound = Bound::Bounded {
-        max_size: AccountRecord::SIZE as u32,
-        is_fixed_size: false,
-    };
+    const BOUND: Bound =
+        Bound::Bounded { max_size: AccountRecord::SIZE as u32, is_fixed_size: false };
 }
 
 /// Key of a storage slot: the address followed by the slot, big-endian.
@@ -116,10 +111,7 @@ pub fn slot_key(address: &Address, slot: &U256) -> SlotKey {
 }
 
 pub fn split_slot_key(key: &SlotKey) -> (Address, U256) {
-    (
-        Address::from_slice(&key[..20]),
-        U256::from_be_slice(&key[20..]),
-    )
+    (Address::from_slice(&key[..20]), U256::from_be_slice(&key[20..]))
 }
 
 /// An address that may be absent, RLP-encoded as an empty string when absent
@@ -261,11 +253,7 @@ mod tests {
     #[test]
     fn prior_account_layout() {
         assert!(PriorAccount(None).to_bytes().is_empty());
-        let record = AccountRecord {
-            balance: U256::from(1),
-            nonce: 2,
-            code_hash: B256::ZERO,
-        };
+        let record = AccountRecord { balance: U256::from(1), nonce: 2, code_hash: B256::ZERO };
         assert_eq!(PriorAccount(Some(record)).to_bytes().len(), 72);
         for prior in [PriorAccount(None), PriorAccount(Some(record))] {
             assert_eq!(PriorAccount::from_bytes(prior.to_bytes()), prior);
@@ -274,18 +262,12 @@ mod tests {
 
     #[test]
     fn slot_key_layout() {
-        let key = slot_key(
-            &address!("0x00000000000000000000000000000000000000aa"),
-            &U256::from(5),
-        );
+        let key = slot_key(&address!("0x00000000000000000000000000000000000000aa"), &U256::from(5));
         assert_eq!(key[19], 0xaa);
         assert_eq!(key[51], 5);
         assert_eq!(
             split_slot_key(&key),
-            (
-                address!("0x00000000000000000000000000000000000000aa"),
-                U256::from(5)
-            )
+            (address!("0x00000000000000000000000000000000000000aa"), U256::from(5))
         );
     }
 
@@ -323,10 +305,9 @@ mod tests {
 
     #[test]
     fn receipt_round_trips_with_and_without_addresses() {
-        for (to, created) in [
-            (Some(Address::repeat_byte(1)), None),
-            (None, Some(Address::repeat_byte(2))),
-        ] {
+        for (to, created) in
+            [(Some(Address::repeat_byte(1)), None), (None, Some(Address::repeat_byte(2)))]
+        {
             let receipt = StoredReceipt {
                 envelope: Bytes::from_static(&[1, 2, 3]),
                 block_number: 9,

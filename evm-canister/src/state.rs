@@ -46,10 +46,8 @@ impl<M: Memory> State<M> {
     pub fn account(&self, address: &Address, at: Option<u64>) -> Option<AccountRecord> {
         let key: [u8; 20] = address.0.0;
         if let Some(block) = at
-            && let Some(entry) = self
-                .account_history
-                .range((key, block + 1)..=(key, u64::MAX))
-                .next()
+            && let Some(entry) =
+                self.account_history.range((key, block + 1)..=(key, u64::MAX)).next()
         {
             return entry.value().0;
         }
@@ -60,16 +58,12 @@ impl<M: Memory> State<M> {
     pub fn storage(&self, address: &Address, slot: &U256, at: Option<u64>) -> U256 {
         let key = slot_key(address, slot);
         if let Some(block) = at
-            && let Some(entry) = self
-                .storage_history
-                .range((key, block + 1)..=(key, u64::MAX))
-                .next()
+            && let Some(entry) =
+                self.storage_history.range((key, block + 1)..=(key, u64::MAX)).next()
         {
             return U256::from_be_bytes(entry.value());
         }
-        self.storage
-            .get(&key)
-            .map_or(U256::ZERO, U256::from_be_bytes)
+        self.storage.get(&key).map_or(U256::ZERO, U256::from_be_bytes)
     }
 
     pub fn code(&self, code_hash: &B256) -> Option<Bytes> {
@@ -164,8 +158,7 @@ impl<M: Memory> State<M> {
                 && code_hash != KECCAK256_EMPTY
                 && !self.code.contains_key(&code_hash.0)
             {
-                self.code
-                    .insert(code_hash.0, code.original_byte_slice().to_vec());
+                self.code.insert(code_hash.0, code.original_byte_slice().to_vec());
             }
             let record = AccountRecord {
                 balance: account.info.balance,
@@ -183,15 +176,10 @@ impl<M: Memory> State<M> {
     /// accounts and slots were restored.
     pub fn unwind_to(&mut self, block: u64) -> usize {
         let mut restored = 0;
-        let accounts: Vec<(u64, [u8; 20])> = self
-            .account_changes
-            .keys_range((block + 1, [0u8; 20])..)
-            .collect();
+        let accounts: Vec<(u64, [u8; 20])> =
+            self.account_changes.keys_range((block + 1, [0u8; 20])..).collect();
         for (changed_in, key) in accounts.into_iter().rev() {
-            let old = self
-                .account_history
-                .remove(&(key, changed_in))
-                .and_then(|prior| prior.0);
+            let old = self.account_history.remove(&(key, changed_in)).and_then(|prior| prior.0);
             match old {
                 Some(record) => self.accounts.insert(key, record),
                 None => self.accounts.remove(&key),
@@ -199,15 +187,10 @@ impl<M: Memory> State<M> {
             self.account_changes.remove(&(changed_in, key));
             restored += 1;
         }
-        let slots: Vec<(u64, SlotKey)> = self
-            .storage_changes
-            .keys_range((block + 1, [0u8; 52])..)
-            .collect();
+        let slots: Vec<(u64, SlotKey)> =
+            self.storage_changes.keys_range((block + 1, [0u8; 52])..).collect();
         for (changed_in, key) in slots.into_iter().rev() {
-            let old = self
-                .storage_history
-                .remove(&(key, changed_in))
-                .unwrap_or_default();
+            let old = self.storage_history.remove(&(key, changed_in)).unwrap_or_default();
             if old == [0u8; 32] {
                 self.storage.remove(&key);
             } else {
@@ -242,26 +225,20 @@ impl<M: Memory, H: BlockHashes> DatabaseRef for StateAt<'_, M, H> {
     type Error = Infallible;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self
-            .state
-            .account(&address, self.block)
-            .map(|record| AccountInfo {
-                balance: record.balance,
-                nonce: record.nonce,
-                code_hash: record.code_hash,
-                code: None,
-                ..Default::default()
-            }))
+        Ok(self.state.account(&address, self.block).map(|record| AccountInfo {
+            balance: record.balance,
+            nonce: record.nonce,
+            code_hash: record.code_hash,
+            code: None,
+            ..Default::default()
+        }))
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
         let bytes = self.state.code(&code_hash).unwrap_or_default();
         // Code that merely starts like an EIP-7702 delegation but is not one
         // (possible in imported pre-states) is ordinary legacy code.
-        Ok(
-            Bytecode::new_raw_checked(bytes.clone())
-                .unwrap_or_else(|_| Bytecode::new_legacy(bytes)),
-        )
+        Ok(Bytecode::new_raw_checked(bytes.clone()).unwrap_or_else(|_| Bytecode::new_legacy(bytes)))
     }
 
     fn storage_ref(
@@ -300,11 +277,7 @@ mod tests {
     }
 
     fn record(balance: u64, nonce: u64) -> AccountRecord {
-        AccountRecord {
-            balance: U256::from(balance),
-            nonce,
-            code_hash: KECCAK256_EMPTY,
-        }
+        AccountRecord { balance: U256::from(balance), nonce, code_hash: KECCAK256_EMPTY }
     }
 
     #[test]

@@ -48,14 +48,7 @@ fn main() {
     let mut command = Command::new(&cargo);
     command
         .current_dir(&workspace)
-        .args([
-            "rustc",
-            "--package",
-            "evm-canister",
-            "--lib",
-            "--crate-type",
-            "cdylib",
-        ])
+        .args(["rustc", "--package", "evm-canister", "--lib", "--crate-type", "cdylib"])
         .args(["--target", TARGET, "--profile", "canister"])
         .arg("--target-dir")
         .arg(&target_dir);
@@ -71,18 +64,10 @@ fn main() {
     ] {
         command.env_remove(var);
     }
-    let status = command
-        .status()
-        .expect("cannot run cargo to build the canister");
-    assert!(
-        status.success(),
-        "building evm-canister for {TARGET} failed"
-    );
+    let status = command.status().expect("cannot run cargo to build the canister");
+    assert!(status.success(), "building evm-canister for {TARGET} failed");
 
-    let built = target_dir
-        .join(TARGET)
-        .join("canister")
-        .join("evm_canister.wasm");
+    let built = target_dir.join(TARGET).join("canister").join("evm_canister.wasm");
     copy(&built, &wasm);
     println!("cargo:rustc-env=EVM_CANISTER_WASM_FILE={}", wasm.display());
 }
@@ -95,19 +80,14 @@ fn copy(from: &Path, to: &Path) {
 /// `cargo run` on a fresh machine works without a separate set-up step.
 fn ensure_wasm_target() {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = Command::new(rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .ok();
+    let sysroot = Command::new(rustc).args(["--print", "sysroot"]).output().ok();
     let installed = sysroot.is_some_and(|out| {
         let root = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         Path::new(&root).join("lib/rustlib").join(TARGET).exists()
     });
     if !installed {
         println!("cargo:warning=installing the {TARGET} target with rustup");
-        let status = Command::new("rustup")
-            .args(["target", "add", TARGET])
-            .status();
+        let status = Command::new("rustup").args(["target", "add", TARGET]).status();
         assert!(
             status.is_ok_and(|s| s.success()),
             "the {TARGET} target is missing; run `rustup target add {TARGET}`"

@@ -129,23 +129,14 @@ impl Canister {
         system: SystemState,
         env: &MessageEnv,
     ) -> Result<Self, InstallError> {
-        let mut store = Store::new(
-            host.engine(),
-            StoreData {
-                system,
-                ..StoreData::default()
-            },
-        );
+        let mut store = Store::new(module.engine(), StoreData { system, ..StoreData::default() });
         let limits = host.limits();
         let instance = instantiate(&mut store, &module, env, limits.install)?;
         let mut canister = Self {
             store,
             instance,
             module,
-            committed: Committed {
-                heap: HeapImage::default(),
-                globals: Vec::new(),
-            },
+            committed: Committed { heap: HeapImage::default(), globals: Vec::new() },
             limits,
         };
         canister.committed.heap = HeapImage::new(canister.live_heap().to_vec());
@@ -277,12 +268,10 @@ impl Canister {
         );
         match execution.result {
             Ok(_) if accepted => Ok(()),
-            Ok(_) => Err(CallError::Refused(
-                "the canister did not accept the message".to_owned(),
-            )),
-            Err(trap) => Err(CallError::Refused(format!(
-                "canister_inspect_message trapped: {trap}"
-            ))),
+            Ok(_) => Err(CallError::Refused("the canister did not accept the message".to_owned())),
+            Err(trap) => {
+                Err(CallError::Refused(format!("canister_inspect_message trapped: {trap}")))
+            }
         }
     }
 
@@ -392,10 +381,8 @@ impl Canister {
         names
             .iter()
             .map(|name| {
-                let global = self
-                    .instance
-                    .get_global(&mut self.store, name)
-                    .expect("instrumented export");
+                let global =
+                    self.instance.get_global(&mut self.store, name).expect("instrumented export");
                 global.get(&mut self.store)
             })
             .collect()
@@ -404,13 +391,9 @@ impl Canister {
     fn write_globals(&mut self) {
         let names = self.module.globals.clone();
         for (name, value) in names.iter().zip(self.committed.globals.clone()) {
-            let global = self
-                .instance
-                .get_global(&mut self.store, name)
-                .expect("instrumented export");
-            global
-                .set(&mut self.store, value)
-                .expect("a saved value has the global's type");
+            let global =
+                self.instance.get_global(&mut self.store, name).expect("instrumented export");
+            global.set(&mut self.store, value).expect("a saved value has the global's type");
         }
     }
 
@@ -453,11 +436,8 @@ impl Canister {
             ..MessageState::default()
         };
         data.system.stable.begin();
-        let saved = (
-            data.system.cycles,
-            data.system.global_timer,
-            data.system.certified_data.clone(),
-        );
+        let saved =
+            (data.system.cycles, data.system.global_timer, data.system.certified_data.clone());
         self.store.set_fuel(limit).expect("fuel is enabled");
 
         let outcome = func.call(&mut self.store, ());
@@ -505,9 +485,7 @@ impl Canister {
             return;
         };
         if memory.data_size(&self.store) == self.committed.heap.len() {
-            self.committed
-                .heap
-                .restore(memory.data_mut(&mut self.store));
+            self.committed.heap.restore(memory.data_mut(&mut self.store));
         } else {
             // Linear memory cannot shrink: start a fresh instance and give it
             // the committed heap.
@@ -519,9 +497,7 @@ impl Canister {
             memory
                 .grow(&mut self.store, grow / WASM_PAGE_SIZE)
                 .expect("the heap grew to this size before");
-            memory
-                .data_mut(&mut self.store)
-                .copy_from_slice(self.committed.heap.bytes());
+            memory.data_mut(&mut self.store).copy_from_slice(self.committed.heap.bytes());
         }
         self.write_globals();
     }

@@ -23,11 +23,7 @@ pub struct Limits {
 impl Default for Limits {
     /// The limits of an application subnet.
     fn default() -> Self {
-        Self {
-            update: 40_000_000_000,
-            query: 5_000_000_000,
-            install: 300_000_000_000,
-        }
+        Self { update: 40_000_000_000, query: 5_000_000_000, install: 300_000_000_000 }
     }
 }
 

@@ -12,6 +12,7 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Module, Strategy};
 use crate::InstallError;
 use crate::costs::Limits;
 use crate::instrument;
+use crate::metering;
 use crate::system_api::{self, StoreData};
 use crate::validation;
 
@@ -36,31 +37,35 @@ pub struct HostConfig {
     pub limits: Limits,
 }
 
-/// One wasmtime engine and the System API, shared by all canisters.
-pub struct Host {
+/// An engine and the System API linked for one kind of module.
+struct Backend {
     engine: Engine,
-    linker32: Linker<StoreData>,
-    linker64: Linker<StoreData>,
+    linker: Linker<StoreData>,
+}
+
+/// The wasmtime engines and System API linkers, shared by all canisters:
+/// one for wasm32 modules and one for wasm64 modules, whose memory accesses
+/// cost more and whose System API takes 64-bit pointers.
+pub struct Host {
+    wasm32: Backend,
+    wasm64: Backend,
     config: HostConfig,
 }
 
 impl Host {
     pub fn new(config: HostConfig) -> anyhow::Result<Self> {
-        let engine = Engine::new(&deterministic_config(config.compiler))?;
-        let mut linker32 = Linker::new(&engine);
-        system_api::add_to_linker::<u32>(&mut linker32, true)?;
-        let mut linker64 = Linker::new(&engine);
-        system_api::add_to_linker::<u64>(&mut linker64, false)?;
-        Ok(Self {
-            engine,
-            linker32,
-            linker64,
-            config,
-        })
-    }
-
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+        let backend = |wasm64: bool| -> anyhow::Result<Backend> {
+            let engine = Engine::new(&deterministic_config(config.compiler, wasm64))?;
+            let mut linker = Linker::new(&engine);
+            if wasm64 {
+                system_api::add_to_linker::<u64>(&mut linker, false)?;
+            } else {
+                system_api::add_to_linker::<u32>(&mut linker, true)?;
+            }
+            system_api::add_host_imports(&mut linker, wasm64)?;
+            Ok(Backend { engine, linker })
+        };
+        Ok(Self { wasm32: backend(false)?, wasm64: backend(true)?, config })
     }
 
     pub fn compiler(&self) -> Compiler {
@@ -78,13 +83,10 @@ impl Host {
         let instrumented =
             instrument::instrument(wasm).map_err(|e| InstallError::InvalidModule(e.to_string()))?;
         let hash: [u8; 32] = Sha256::digest(wasm).into();
-        let module = self.load_or_compile(&instrumented.wasm)?;
-        let linker = if info.wasm64 {
-            &self.linker64
-        } else {
-            &self.linker32
-        };
-        let pre = linker
+        let backend = if info.wasm64 { &self.wasm64 } else { &self.wasm32 };
+        let module = self.load_or_compile(&backend.engine, &instrumented.wasm)?;
+        let pre = backend
+            .linker
             .instantiate_pre(&module)
             .map_err(|e| InstallError::InvalidModule(format!("{e:#}")))?;
         let exports = module.exports().map(|e| e.name().to_owned()).collect();
@@ -97,29 +99,21 @@ impl Host {
         }))
     }
 
-    fn load_or_compile(&self, wasm: &[u8]) -> Result<Module, InstallError> {
-        let compile = || {
-            Module::new(&self.engine, wasm)
-                .map_err(|e| InstallError::InvalidModule(format!("{e:#}")))
-        };
+    fn load_or_compile(&self, engine: &Engine, wasm: &[u8]) -> Result<Module, InstallError> {
+        let compile =
+            || Module::new(engine, wasm).map_err(|e| InstallError::InvalidModule(format!("{e:#}")));
         let Some(dir) = &self.config.cache_dir else {
             return compile();
         };
         let mut hasher = DefaultHasher::new();
-        self.engine
-            .precompile_compatibility_hash()
-            .hash(&mut hasher);
+        engine.precompile_compatibility_hash().hash(&mut hasher);
         let digest = Sha256::digest(wasm);
-        let path = dir.join(format!(
-            "{}-{:016x}.cwasm",
-            hex(&digest[..16]),
-            hasher.finish()
-        ));
+        let path = dir.join(format!("{}-{:016x}.cwasm", hex(&digest[..16]), hasher.finish()));
         if path.exists() {
             // SAFETY: the file was written below by `Module::serialize` of an
             // engine with the same compatibility hash (it is in the name), and
             // the cache directory belongs to this host.
-            if let Ok(module) = unsafe { Module::deserialize_file(&self.engine, &path) } {
+            if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
                 return Ok(module);
             }
         }
@@ -143,14 +137,16 @@ fn hex(bytes: &[u8]) -> String {
 
 /// wasmtime set up so that the same module and inputs give the same result,
 /// the same instruction count and the same memory on every machine.
-fn deterministic_config(compiler: Compiler) -> Config {
+fn deterministic_config(compiler: Compiler, wasm64: bool) -> Config {
     let mut config = Config::new();
     config.strategy(match compiler {
         Compiler::Cranelift => Strategy::Cranelift,
         Compiler::Winch => Strategy::Winch,
     });
-    // Instructions are counted, and limited, with fuel.
+    // Instructions are counted, and limited, with fuel, at the replica's
+    // costs. Fuel has no dynamic costs, which Winch would not count.
     config.consume_fuel(true);
+    config.operator_cost(metering::operator_cost(wasm64));
     // NaNs produced by float operations get one canonical bit pattern.
     config.cranelift_nan_canonicalization(true);
     // Relaxed SIMD has platform-dependent results; plain SIMD does not.
@@ -175,6 +171,11 @@ pub struct CanisterModule {
 }
 
 impl CanisterModule {
+    /// The engine the module was compiled by.
+    pub(crate) fn engine(&self) -> &Engine {
+        self.pre.module().engine()
+    }
+
     /// SHA-256 of the module as installed (before instrumentation), as the
     /// replica reports it.
     pub fn hash(&self) -> [u8; 32] {
@@ -202,11 +203,11 @@ mod tests {
     #[test]
     fn the_linkers_provide_the_specified_signatures() {
         let host = Host::new(HostConfig::default()).unwrap();
-        for (linker, pointer, wasm32) in [
-            (&host.linker32, ValType::I32, true),
-            (&host.linker64, ValType::I64, false),
-        ] {
-            let mut store = Store::new(&host.engine, StoreData::default());
+        for (backend, pointer, wasm32) in
+            [(&host.wasm32, ValType::I32, true), (&host.wasm64, ValType::I64, false)]
+        {
+            let linker = &backend.linker;
+            let mut store = Store::new(&backend.engine, StoreData::default());
             for api in API {
                 let registered = linker.get(&mut store, "ic0", api.name).ok();
                 if api.wasm32_only && !wasm32 {
@@ -228,18 +229,8 @@ mod tests {
                 };
                 let actual_params: Vec<String> = ty.params().map(|p| p.to_string()).collect();
                 let actual_results: Vec<String> = ty.results().map(|r| r.to_string()).collect();
-                assert_eq!(
-                    actual_params,
-                    expected(api.params),
-                    "params of ic0.{}",
-                    api.name
-                );
-                assert_eq!(
-                    actual_results,
-                    expected(api.results),
-                    "results of ic0.{}",
-                    api.name
-                );
+                assert_eq!(actual_params, expected(api.params), "params of ic0.{}", api.name);
+                assert_eq!(actual_results, expected(api.results), "results of ic0.{}", api.name);
             }
             // Nothing is provided that the table does not list.
             let names: Vec<String> = linker
@@ -247,9 +238,10 @@ mod tests {
                 .map(|(module, name, _)| format!("{module}.{name}"))
                 .collect();
             for name in names {
-                let api = name
-                    .strip_prefix("ic0.")
-                    .and_then(crate::system_api::api_function);
+                if name.starts_with(instrument::HOST_MODULE) {
+                    continue; // the host's own import for instrumentation
+                }
+                let api = name.strip_prefix("ic0.").and_then(crate::system_api::api_function);
                 assert!(api.is_some(), "{name} is registered but not in the table");
             }
         }

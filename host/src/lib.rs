@@ -39,6 +39,7 @@ mod engine;
 pub mod fees;
 pub mod instrument;
 pub mod memory;
+pub mod metering;
 pub mod system_api;
 pub mod validation;
 

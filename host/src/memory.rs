@@ -28,11 +28,7 @@ pub struct HeapImage {
 
 impl HeapImage {
     pub fn new(bytes: Vec<u8>) -> Self {
-        assert_eq!(
-            bytes.len() % PAGE_SIZE,
-            0,
-            "heap size is a multiple of the page size"
-        );
+        assert_eq!(bytes.len() % PAGE_SIZE, 0, "heap size is a multiple of the page size");
         Self { bytes }
     }
 
@@ -54,11 +50,8 @@ impl HeapImage {
     pub fn commit(&mut self, live: &[u8]) -> Vec<usize> {
         assert!(live.len() >= self.bytes.len(), "wasm memory cannot shrink");
         let mut changed = Vec::new();
-        for (index, (old, new)) in self
-            .bytes
-            .chunks_exact_mut(PAGE_SIZE)
-            .zip(live.chunks_exact(PAGE_SIZE))
-            .enumerate()
+        for (index, (old, new)) in
+            self.bytes.chunks_exact_mut(PAGE_SIZE).zip(live.chunks_exact(PAGE_SIZE)).enumerate()
         {
             if old != new {
                 old.copy_from_slice(new);
@@ -76,17 +69,9 @@ impl HeapImage {
     /// Restores the committed contents into `live`, which has the image's
     /// size; returns how many pages had changed.
     pub fn restore(&self, live: &mut [u8]) -> usize {
-        assert_eq!(
-            live.len(),
-            self.bytes.len(),
-            "restore needs a heap of the committed size"
-        );
+        assert_eq!(live.len(), self.bytes.len(), "restore needs a heap of the committed size");
         let mut restored = 0;
-        for (old, new) in self
-            .bytes
-            .chunks_exact(PAGE_SIZE)
-            .zip(live.chunks_exact_mut(PAGE_SIZE))
-        {
+        for (old, new) in self.bytes.chunks_exact(PAGE_SIZE).zip(live.chunks_exact_mut(PAGE_SIZE)) {
             if old != new {
                 new.copy_from_slice(old);
                 restored += 1;
@@ -138,10 +123,7 @@ impl StableMemory {
 
     /// Reads `buf.len()` bytes at `offset`, which must be in bounds.
     pub fn read(&self, offset: u64, buf: &mut [u8]) {
-        assert!(
-            offset + buf.len() as u64 <= self.len(),
-            "stable read out of bounds"
-        );
+        assert!(offset + buf.len() as u64 <= self.len(), "stable read out of bounds");
         let mut offset = offset as usize;
         let mut done = 0;
         while done < buf.len() {
@@ -160,10 +142,7 @@ impl StableMemory {
     /// Writes `data` at `offset`, which must be in bounds; returns how many
     /// pages the current message wrote for the first time.
     pub fn write(&mut self, offset: u64, data: &[u8]) -> usize {
-        assert!(
-            offset + data.len() as u64 <= self.len(),
-            "stable write out of bounds"
-        );
+        assert!(offset + data.len() as u64 <= self.len(), "stable write out of bounds");
         if data.is_empty() {
             return 0;
         }
@@ -200,9 +179,7 @@ impl StableMemory {
         // Pages of memory grown by this message need no saving: discarding
         // the message truncates them away.
         let saved = if (chunk as u64) < self.size_before {
-            self.chunks[chunk]
-                .as_ref()
-                .map(|bytes| Box::from(&bytes[within..within + PAGE_SIZE]))
+            self.chunks[chunk].as_ref().map(|bytes| Box::from(&bytes[within..within + PAGE_SIZE]))
         } else {
             None
         };
@@ -351,10 +328,7 @@ mod tests {
         assert_eq!(stable.write(PAGE_SIZE as u64 - 1, b"ab"), 2);
         assert_eq!(stable.write(0, b"c"), 0);
         stable.commit();
-        assert_eq!(
-            stable.take_dirty().into_iter().collect::<Vec<_>>(),
-            vec![0, 1]
-        );
+        assert_eq!(stable.take_dirty().into_iter().collect::<Vec<_>>(), vec![0, 1]);
         assert!(stable.take_dirty().is_empty());
     }
 }

@@ -206,9 +206,7 @@ pub fn validate(wasm: &[u8]) -> Result<ModuleInfo, String> {
         check_import(module, name, ty, &types, wasm64)?;
     }
     let func_type = |index: u32| -> Option<&FuncType> {
-        function_types
-            .get(index as usize)
-            .and_then(|ty| types.get(*ty as usize))
+        function_types.get(index as usize).and_then(|ty| types.get(*ty as usize))
     };
     check_exports(&exports, &func_type)?;
     Ok(ModuleInfo { wasm64 })
@@ -230,28 +228,20 @@ fn check_features(wasm: &[u8]) -> Result<(), String> {
         (WasmFeatures::RELAXED_SIMD, "relaxed SIMD"),
         (WasmFeatures::MULTI_MEMORY, "multiple memories"),
         (WasmFeatures::TAIL_CALL, "tail calls"),
-        (
-            WasmFeatures::EXCEPTIONS | WasmFeatures::LEGACY_EXCEPTIONS,
-            "exceptions",
-        ),
+        (WasmFeatures::EXCEPTIONS | WasmFeatures::LEGACY_EXCEPTIONS, "exceptions"),
         (
             WasmFeatures::GC | WasmFeatures::FUNCTION_REFERENCES,
             "garbage collection or typed function references",
         ),
     ];
     for (feature, name) in features {
-        if Validator::new_with_features(ic_features() | feature)
-            .validate_all(wasm)
-            .is_ok()
-        {
+        if Validator::new_with_features(ic_features() | feature).validate_all(wasm).is_ok() {
             return Err(format!(
                 "Wasm module uses {name}, which the Internet Computer does not support"
             ));
         }
     }
-    Err(format!(
-        "Wasm module uses a feature the Internet Computer does not support: {error}"
-    ))
+    Err(format!("Wasm module uses a feature the Internet Computer does not support: {error}"))
 }
 
 /// Table instructions the replica refuses.
@@ -322,17 +312,9 @@ fn check_exports<'a>(
         if RESERVED_EXPORTS.contains(&export.as_str()) {
             return Err(format!("Exporting reserved symbol {export} not allowed."));
         }
-        let method = [
-            "canister_update ",
-            "canister_query ",
-            "canister_composite_query ",
-        ]
-        .iter()
-        .find_map(|prefix| {
-            export
-                .strip_prefix(prefix)
-                .map(|name| (prefix.trim_end(), name))
-        });
+        let method = ["canister_update ", "canister_query ", "canister_composite_query "]
+            .iter()
+            .find_map(|prefix| export.strip_prefix(prefix).map(|name| (prefix.trim_end(), name)));
         if method.is_none() && !export.starts_with("canister_") {
             continue;
         }
@@ -342,9 +324,7 @@ fn check_exports<'a>(
             ));
         }
         if *kind != ExternalKind::Func {
-            return Err(format!(
-                "Wasm module exports '{export}', which is not a function"
-            ));
+            return Err(format!("Wasm module exports '{export}', which is not a function"));
         }
         match func_type(*index) {
             Some(ty) if ty.params().is_empty() && ty.results().is_empty() => {}
@@ -407,10 +387,7 @@ mod tests {
         );
         let error =
             check(r#"(module (import "ic0" "no_such_call" (func)) (memory 1))"#).unwrap_err();
-        assert!(
-            error.contains("'no_such_call' from 'ic0' that is not exported"),
-            "{error}"
-        );
+        assert!(error.contains("'no_such_call' from 'ic0' that is not exported"), "{error}");
         let error = check(r#"(module (import "env" "memory" (memory 1)))"#).unwrap_err();
         assert!(error.contains("imports memory 'memory'"), "{error}");
     }
@@ -419,10 +396,7 @@ mod tests {
     fn imports_must_have_the_specified_signature() {
         let error = check(r#"(module (import "ic0" "msg_reply" (func (param i32))) (memory 1))"#)
             .unwrap_err();
-        assert!(
-            error.contains("'msg_reply' from 'ic0' with the wrong signature"),
-            "{error}"
-        );
+        assert!(error.contains("'msg_reply' from 'ic0' with the wrong signature"), "{error}");
         // wasm64 modules take 64-bit pointers …
         check(r#"(module (import "ic0" "debug_print" (func (param i64 i64))) (memory i64 1))"#)
             .unwrap();
@@ -440,15 +414,9 @@ mod tests {
     #[test]
     fn unknown_canister_exports_are_refused() {
         let error = check(r#"(module (memory 1) (func (export "canister_bogus")))"#).unwrap_err();
-        assert!(
-            error.contains("Exporting reserved function 'canister_bogus'"),
-            "{error}"
-        );
+        assert!(error.contains("Exporting reserved function 'canister_bogus'"), "{error}");
         let error = check(r#"(module (memory 1) (func (export "canister_start")))"#).unwrap_err();
-        assert_eq!(
-            error,
-            "Exporting reserved symbol canister_start not allowed."
-        );
+        assert_eq!(error, "Exporting reserved symbol canister_start not allowed.");
         // Other exports are the module's own business.
         check(r#"(module (memory 1) (func (export "helper")))"#).unwrap();
     }
@@ -479,9 +447,7 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        let globals: String = (0..=MAX_GLOBALS)
-            .map(|_| "(global i32 (i32.const 0))")
-            .collect();
+        let globals: String = (0..=MAX_GLOBALS).map(|_| "(global i32 (i32.const 0))").collect();
         let error = check(&format!("(module {globals})")).unwrap_err();
         assert!(
             error.contains("1001 globals which exceeds the maximum number allowed 1000"),

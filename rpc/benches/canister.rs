@@ -41,18 +41,10 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args {
-        transfers: 300,
-        keccak_calls: 10,
-        rpc_transfers: 1000,
-    };
+    let mut args = Args { transfers: 300, keccak_calls: 10, rpc_transfers: 1000 };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
-        let mut value = || {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .expect("a number after the flag")
-        };
+        let mut value = || it.next().and_then(|v| v.parse().ok()).expect("a number after the flag");
         match arg.as_str() {
             "--transfers" => args.transfers = value(),
             "--keccak-calls" => args.keccak_calls = value(),
@@ -80,10 +72,7 @@ fn sign(signer: &PrivateKeySigner, nonce: u64, to: TxKind, input: Vec<u8>) -> Ve
 }
 
 fn artifact(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../contracts/artifacts/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../contracts/artifacts/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     alloy_primitives::hex::decode(json["bytecode"].as_str().unwrap()).unwrap()
@@ -103,33 +92,13 @@ impl Engine for Wasm {
         let arg = candid::encode_one(serde_bytes::ByteBuf::from(raw)).unwrap();
         let execution = self
             .0
-            .update(
-                "send_raw_transaction",
-                &arg,
-                &MessageEnv {
-                    caller: vec![4],
-                    time,
-                },
-            )
+            .update("send_raw_transaction", &arg, &MessageEnv { caller: vec![4], time })
             .unwrap();
-        (
-            candid::decode_one(execution.reply().unwrap()).unwrap(),
-            execution.instructions,
-        )
+        (candid::decode_one(execution.reply().unwrap()).unwrap(), execution.instructions)
     }
     fn call(&mut self, args: &CallArgs, time: u64) -> (CallOutcome, u64) {
         let arg = candid::encode_args((args, BlockTag::Latest)).unwrap();
-        let execution = self
-            .0
-            .query(
-                "call",
-                &arg,
-                &MessageEnv {
-                    caller: vec![4],
-                    time,
-                },
-            )
-            .unwrap();
+        let execution = self.0.query("call", &arg, &MessageEnv { caller: vec![4], time }).unwrap();
         let outcome: Result<CallOutcome, evm_canister_api::CallError> =
             candid::decode_one(execution.reply().unwrap()).unwrap();
         (outcome.unwrap(), execution.instructions)
@@ -137,11 +106,7 @@ impl Engine for Wasm {
     fn head_hash(&mut self) -> B256 {
         let execution = self
             .0
-            .query(
-                "chain_info",
-                &candid::encode_args(()).unwrap(),
-                &MessageEnv::default(),
-            )
+            .query("chain_info", &candid::encode_args(()).unwrap(), &MessageEnv::default())
             .unwrap();
         let info: evm_canister_api::ChainInfo =
             candid::decode_one(execution.reply().unwrap()).unwrap();
@@ -188,11 +153,7 @@ fn workload(genesis_signers: &[PrivateKeySigner], args: &Args) -> Workload {
     let alice = &genesis_signers[0];
     let mut token_code = artifact("Token");
     token_code.extend(
-        (
-            "Token".to_string(),
-            "TOK".to_string(),
-            U256::from(10u64).pow(U256::from(30)),
-        )
+        ("Token".to_string(), "TOK".to_string(), U256::from(10u64).pow(U256::from(30)))
             .abi_encode_params(),
     );
     let token = alice.address().create(0);
@@ -204,31 +165,17 @@ fn workload(genesis_signers: &[PrivateKeySigner], args: &Args) -> Workload {
     let transfers = (0..args.transfers as u64)
         .map(|i| {
             let to = Address::from_word(alloy_primitives::keccak256(i.to_be_bytes()));
-            let input = transferCall {
-                to,
-                amount: U256::from(1000),
-            }
-            .abi_encode();
+            let input = transferCall { to, amount: U256::from(1000) }.abi_encode();
             sign(alice, 2 + i, TxKind::Call(token), input)
         })
         .collect();
     let keccak = CallArgs {
         to: Some(tester.into()),
-        input: keccakLoopCall {
-            seed: B256::ZERO,
-            rounds: U256::from(10_000),
-        }
-        .abi_encode()
-        .into(),
+        input: keccakLoopCall { seed: B256::ZERO, rounds: U256::from(10_000) }.abi_encode().into(),
         gas: Some(30_000_000),
         ..Default::default()
     };
-    Workload {
-        setup,
-        transfers,
-        keccak,
-        keccak_calls: args.keccak_calls,
-    }
+    Workload { setup, transfers, keccak, keccak_calls: args.keccak_calls }
 }
 
 /// Runs the workload; returns (transfers, keccak calls, final head hash).
@@ -256,9 +203,7 @@ fn run(engine: &mut dyn Engine, work: &Workload) -> (Measured, Measured, B256) {
         let started = Instant::now();
         let (outcome, instructions) = engine.call(&work.keccak, time);
         keccak.time += started.elapsed();
-        let CallOutcome::Success { gas_used, .. } = outcome else {
-            panic!("{outcome:?}")
-        };
+        let CallOutcome::Success { gas_used, .. } = outcome else { panic!("{outcome:?}") };
         keccak.instructions += instructions;
         keccak.gas += gas_used;
         keccak.count += 1;
@@ -274,10 +219,7 @@ fn rpc_throughput(
     let runtime = tokio::runtime::Runtime::new()?;
     let node = Node::start(
         canister_evm::CANISTER_WASM,
-        NodeConfig {
-            genesis,
-            host: HostConfig::default(),
-        },
+        NodeConfig { genesis, host: HostConfig::default() },
     )?;
     let accounts = signers.iter().map(|s| s.address()).collect();
     let (addr, _server) = runtime.block_on(canister_evm::server::serve(
@@ -303,11 +245,7 @@ fn rpc_throughput(
     let senders = &signers[..4];
     let mut code = artifact("Token");
     code.extend(
-        (
-            "Token".to_string(),
-            "TOK".to_string(),
-            U256::from(10u64).pow(U256::from(30)),
-        )
+        ("Token".to_string(), "TOK".to_string(), U256::from(10u64).pow(U256::from(30)))
             .abi_encode_params(),
     );
     for signer in senders {
@@ -324,11 +262,7 @@ fn rpc_throughput(
                     signer,
                     first_nonce + i,
                     TxKind::Call(token),
-                    transferCall {
-                        to,
-                        amount: U256::from(1),
-                    }
-                    .abi_encode(),
+                    transferCall { to, amount: U256::from(1) }.abi_encode(),
                 )
             })
             .collect()
@@ -359,11 +293,7 @@ fn rpc_throughput(
 
 fn main() -> anyhow::Result<()> {
     let args = args();
-    let chain = DevChain {
-        accounts: 4,
-        timestamp: 1_700_000_000,
-        ..DevChain::default()
-    };
+    let chain = DevChain { accounts: 4, timestamp: 1_700_000_000, ..DevChain::default() };
     let signers = chain.signers();
     let genesis = chain.genesis(&signers);
     let work = workload(&signers, &args);
@@ -373,10 +303,7 @@ fn main() -> anyhow::Result<()> {
     );
     let host = Host::new(HostConfig::default())?;
     let module = host.compile(canister_evm::CANISTER_WASM)?;
-    let env = MessageEnv {
-        caller: vec![4],
-        time: 1_700_000_000 * SECOND,
-    };
+    let env = MessageEnv { caller: vec![4], time: 1_700_000_000 * SECOND };
     let (canister, _) = Canister::install(
         &host,
         module,
@@ -405,23 +332,11 @@ fn main() -> anyhow::Result<()> {
         "{:<28} {:>10} {:>10} {:>8} {:>14} {:>10} {:>9}",
         "operation", "wasm", "native", "ratio", "instructions", "gas", "instr/gas"
     );
-    row(
-        &format!("ERC20 transfer (x{})", args.transfers),
-        &wasm_transfers,
-        &native_transfers,
-    );
-    row(
-        &format!("keccak loop 10k (x{})", args.keccak_calls),
-        &wasm_keccak,
-        &native_keccak,
-    );
+    row(&format!("ERC20 transfer (x{})", args.transfers), &wasm_transfers, &native_transfers);
+    row(&format!("keccak loop 10k (x{})", args.keccak_calls), &wasm_keccak, &native_keccak);
     println!(
         "\nwasm and native end on the same block hash: {} ({wasm_head})",
-        if wasm_head == native_head {
-            "yes"
-        } else {
-            "NO"
-        }
+        if wasm_head == native_head { "yes" } else { "NO" }
     );
     assert_eq!(wasm_head, native_head, "wasm and native diverged");
 

@@ -47,16 +47,11 @@ pub fn call_args(request: TransactionRequest) -> Result<CallArgs, ErrorObjectOwn
         .map_err(|e| invalid_params(format!("invalid call object: {e}")))?
         .unwrap_or_default();
     if request.blob_versioned_hashes.is_some() || request.sidecar.is_some() {
-        return Err(invalid_params(
-            "transaction type not supported: blob transactions",
-        ));
+        return Err(invalid_params("transaction type not supported: blob transactions"));
     }
     Ok(CallArgs {
         from: request.from.map(Into::into),
-        to: request
-            .to
-            .and_then(|kind| kind.to().copied())
-            .map(Into::into),
+        to: request.to.and_then(|kind| kind.to().copied()).map(Into::into),
         gas: request.gas,
         gas_price: request.gas_price.map(Into::into),
         max_fee_per_gas: request.max_fee_per_gas.map(Into::into),
@@ -87,10 +82,9 @@ pub fn call_args(request: TransactionRequest) -> Result<CallArgs, ErrorObjectOwn
 
 pub fn log_filter(filter: &Filter) -> LogFilter {
     let (from_block, to_block, block_hash) = match filter.block_option {
-        FilterBlockOption::Range {
-            from_block,
-            to_block,
-        } => (from_block.map(number_tag), to_block.map(number_tag), None),
+        FilterBlockOption::Range { from_block, to_block } => {
+            (from_block.map(number_tag), to_block.map(number_tag), None)
+        }
         FilterBlockOption::AtBlockHash(hash) => (None, None, Some(hash.into())),
     };
     LogFilter {
@@ -98,11 +92,7 @@ pub fn log_filter(filter: &Filter) -> LogFilter {
         to_block,
         block_hash,
         addresses: filter.address.iter().map(|a| (*a).into()).collect(),
-        topics: filter
-            .topics
-            .iter()
-            .map(|set| set.iter().map(|t| (*t).into()).collect())
-            .collect(),
+        topics: filter.topics.iter().map(|set| set.iter().map(|t| (*t).into()).collect()).collect(),
     }
 }
 
@@ -174,19 +164,10 @@ pub fn block(view: BlockView, full: bool) -> Result<Block, ErrorObjectOwned> {
     let header = Header::decode(&mut view.header.as_ref())
         .map_err(|e| internal(format!("stored header does not decode: {e}")))?;
     let transactions = if full {
-        let txs = view
-            .full_transactions
-            .into_iter()
-            .map(transaction)
-            .collect::<Result<_, _>>()?;
+        let txs = view.full_transactions.into_iter().map(transaction).collect::<Result<_, _>>()?;
         BlockTransactions::Full(txs)
     } else {
-        BlockTransactions::Hashes(
-            view.transactions
-                .into_iter()
-                .map(|h| h.0)
-                .collect::<Vec<B256>>(),
-        )
+        BlockTransactions::Hashes(view.transactions.into_iter().map(|h| h.0).collect::<Vec<B256>>())
     };
     let withdrawals = header.withdrawals_root.map(|_| Default::default());
     let header = alloy_rpc_types_eth::Header {
@@ -195,10 +176,5 @@ pub fn block(view: BlockView, full: bool) -> Result<Block, ErrorObjectOwned> {
         total_difficulty: Some(U256::ZERO),
         size: Some(U256::from(view.size)),
     };
-    Ok(Block {
-        header,
-        uncles: Vec::new(),
-        transactions,
-        withdrawals,
-    })
+    Ok(Block { header, uncles: Vec::new(), transactions, withdrawals })
 }

@@ -81,13 +81,7 @@ mod tests {
     fn derives_the_well_known_accounts() {
         let signers = DevChain::default().signers();
         assert_eq!(signers.len(), 10);
-        assert_eq!(
-            signers[0].address(),
-            address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
-        );
-        assert_eq!(
-            signers[9].address(),
-            address!("0xa0Ee7A142d267C1f36714E4a8F75612F20a79720")
-        );
+        assert_eq!(signers[0].address(), address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"));
+        assert_eq!(signers[9].address(), address!("0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"));
     }
 }

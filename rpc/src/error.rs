@@ -56,11 +56,7 @@ pub fn tx_error(err: &TxError) -> ErrorObjectOwned {
         TxError::NonceTooHigh { expected, got } => {
             format!("nonce too high: next nonce {expected}, tx nonce {got}")
         }
-        TxError::InsufficientFunds {
-            address,
-            have,
-            want,
-        } => format!(
+        TxError::InsufficientFunds { address, have, want } => format!(
             "insufficient funds for gas * price + value: address {address} have {have:?} want {want:?}"
         ),
         TxError::IntrinsicGasTooLow { gas, minimum } => {
@@ -111,11 +107,7 @@ pub fn reverted(output: &[u8]) -> ErrorObjectOwned {
         Some(reason) => format!("execution reverted: {reason}"),
         None => "execution reverted".to_owned(),
     };
-    ErrorObjectOwned::owned(
-        EXECUTION_REVERTED,
-        message,
-        Some(Bytes::copy_from_slice(output)),
-    )
+    ErrorObjectOwned::owned(EXECUTION_REVERTED, message, Some(Bytes::copy_from_slice(output)))
 }
 
 /// The reason of an `Error(string)` revert, or the kind of a `Panic(uint256)`.
@@ -123,12 +115,10 @@ fn revert_reason(output: &[u8]) -> Option<String> {
     if let Ok(revert) = alloy_sol_types::Revert::abi_decode(output) {
         return Some(revert.reason);
     }
-    alloy_sol_types::Panic::abi_decode(output)
-        .ok()
-        .map(|panic| match panic.kind() {
-            Some(kind) => format!("panic: {kind} (0x{:02x})", panic.code),
-            None => format!("panic: 0x{:x}", panic.code),
-        })
+    alloy_sol_types::Panic::abi_decode(output).ok().map(|panic| match panic.kind() {
+        Some(kind) => format!("panic: {kind} (0x{:02x})", panic.code),
+        None => format!("panic: 0x{:x}", panic.code),
+    })
 }
 
 /// An execution that did not succeed, as `eth_call` reports it.
@@ -191,25 +181,16 @@ mod tests {
     fn pool_errors_use_geths_wording() {
         let cases = [
             (
-                TxError::NonceTooLow {
-                    expected: 2,
-                    got: 1,
-                },
+                TxError::NonceTooLow { expected: 2, got: 1 },
                 "nonce too low: next nonce 2, tx nonce 1",
             ),
-            (
-                TxError::TypeNotSupported(3),
-                "transaction type not supported",
-            ),
+            (TxError::TypeNotSupported(3), "transaction type not supported"),
             (
                 TxError::GasLimitExceedsBlock { gas: 2, limit: 1 },
                 "exceeds block gas limit: gas 2, limit 1",
             ),
             (
-                TxError::InvalidChainId {
-                    expected: 31337,
-                    got: Some(1),
-                },
+                TxError::InvalidChainId { expected: 31337, got: Some(1) },
                 "invalid chain id for signer: have 1 want 31337",
             ),
         ];
@@ -218,9 +199,6 @@ mod tests {
             assert_eq!(object.code(), -32000);
             assert_eq!(object.message(), message);
         }
-        assert_eq!(
-            tx_error(&TxError::Malformed("rlp: x".into())).code(),
-            -32602
-        );
+        assert_eq!(tx_error(&TxError::Malformed("rlp: x".into())).code(), -32602);
     }
 }

@@ -30,10 +30,7 @@ pub struct NodeHandle {
 
 impl NodeHandle {
     pub fn new(node: Node, accounts: Vec<Address>) -> Self {
-        Self {
-            node: Arc::new(Mutex::new(node)),
-            accounts: Arc::new(accounts),
-        }
+        Self { node: Arc::new(Mutex::new(node)), accounts: Arc::new(accounts) }
     }
 
     /// Runs `f` on the node, off the async runtime.
@@ -260,11 +257,7 @@ impl EthApiServer for EthRpc {
             blob_gas_used_ratio: vec![0.0; blocks],
             oldest_block: history.oldest_block,
             reward: asked_rewards.then(|| {
-                history
-                    .reward
-                    .iter()
-                    .map(|r| r.iter().map(|w| w.0.to()).collect())
-                    .collect()
+                history.reward.iter().map(|r| r.iter().map(|w| w.0.to()).collect()).collect()
             }),
         })
     }
@@ -275,30 +268,19 @@ impl EthApiServer for EthRpc {
 
     async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
         let tag = convert::block_tag(block);
-        let account = self
-            .node
-            .run(move |node| node.account(address.into(), tag))
-            .await?;
+        let account = self.node.run(move |node| node.account(address.into(), tag)).await?;
         Ok(account.map_err(|e| error::query_error(&e))?.balance.0)
     }
 
     async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
         let tag = convert::block_tag(block);
-        let account = self
-            .node
-            .run(move |node| node.account(address.into(), tag))
-            .await?;
-        Ok(U256::from(
-            account.map_err(|e| error::query_error(&e))?.nonce,
-        ))
+        let account = self.node.run(move |node| node.account(address.into(), tag)).await?;
+        Ok(U256::from(account.map_err(|e| error::query_error(&e))?.nonce))
     }
 
     async fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
         let tag = convert::block_tag(block);
-        let code = self
-            .node
-            .run(move |node| node.code(address.into(), tag))
-            .await?;
+        let code = self.node.run(move |node| node.code(address.into(), tag)).await?;
         Ok(code.map_err(|e| error::query_error(&e))?.into_vec().into())
     }
 
@@ -310,10 +292,8 @@ impl EthApiServer for EthRpc {
     ) -> RpcResult<B256> {
         let tag = convert::block_tag(block);
         let slot = slot.as_b256();
-        let value = self
-            .node
-            .run(move |node| node.storage(address.into(), slot.into(), tag))
-            .await?;
+        let value =
+            self.node.run(move |node| node.storage(address.into(), slot.into(), tag)).await?;
         Ok(value.map_err(|e| error::query_error(&e))?.0)
     }
 
@@ -345,10 +325,7 @@ impl EthApiServer for EthRpc {
         // Without a block, estimate against the block being built (as geth
         // and anvil do).
         let tag = block.map_or(BlockTag::Pending, |b| convert::block_tag(Some(b)));
-        let estimate = self
-            .node
-            .run(move |node| node.estimate_gas(args, tag))
-            .await?;
+        let estimate = self.node.run(move |node| node.estimate_gas(args, tag)).await?;
         match estimate.map_err(|e| error::call_error(&e))? {
             Estimate::Gas(gas) => Ok(U64::from(gas)),
             Estimate::Failure(CallOutcome::Halt { reason, gas_used })
@@ -356,10 +333,7 @@ impl EthApiServer for EthRpc {
             {
                 Err(jsonrpsee::types::ErrorObjectOwned::owned(
                     error::SERVER_ERROR,
-                    format!(
-                        "gas required exceeds allowance ({})",
-                        cap.unwrap_or(gas_used)
-                    ),
+                    format!("gas required exceeds allowance ({})", cap.unwrap_or(gas_used)),
                     None::<()>,
                 ))
             }
@@ -368,18 +342,12 @@ impl EthApiServer for EthRpc {
     }
 
     async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
-        let submitted = self
-            .node
-            .run(move |node| node.send_raw_transaction(&bytes))
-            .await?;
+        let submitted = self.node.run(move |node| node.send_raw_transaction(&bytes)).await?;
         Ok(submitted.map_err(|e| error::tx_error(&e))?.result.tx_hash.0)
     }
 
     async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
-        let view = self
-            .node
-            .run(move |node| node.transaction(hash.into()))
-            .await?;
+        let view = self.node.run(move |node| node.transaction(hash.into())).await?;
         view.map(convert::transaction).transpose()
     }
 
@@ -399,21 +367,14 @@ impl EthApiServer for EthRpc {
     }
 
     async fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
-        let view = self
-            .node
-            .run(move |node| node.block(BlockTag::Hash(hash.into()), full))
-            .await?;
+        let view = self.node.run(move |node| node.block(BlockTag::Hash(hash.into()), full)).await?;
         view.map(|v| convert::block(v, full)).transpose()
     }
 
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
         let filter = convert::log_filter(&filter);
         let logs = self.node.run(move |node| node.logs(filter)).await?;
-        Ok(logs
-            .map_err(|e| error::query_error(&e))?
-            .into_iter()
-            .map(convert::log)
-            .collect())
+        Ok(logs.map_err(|e| error::query_error(&e))?.into_iter().map(convert::log).collect())
     }
 }
 
@@ -427,10 +388,7 @@ impl NetApiServer for EthRpc {
 
 impl Web3ApiServer for EthRpc {
     fn client_version(&self) -> RpcResult<String> {
-        Ok(format!(
-            "canister-evm/v{}/wasm32-icp/revm",
-            env!("CARGO_PKG_VERSION")
-        ))
+        Ok(format!("canister-evm/v{}/wasm32-icp/revm", env!("CARGO_PKG_VERSION")))
     }
 }
 

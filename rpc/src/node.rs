@@ -59,18 +59,10 @@ impl Node {
         let arg = candid::encode_one(&config.genesis)?;
         let caller = Principal::anonymous().as_slice().to_vec();
         let time = now();
-        let env = MessageEnv {
-            caller: caller.clone(),
-            time,
-        };
+        let env = MessageEnv { caller: caller.clone(), time };
         let (canister, execution) =
             Canister::install(&host, module, CanisterSettings::default(), &arg, &env)?;
-        Ok(Self {
-            canister,
-            caller,
-            last_time: time,
-            install_instructions: execution.instructions,
-        })
+        Ok(Self { canister, caller, last_time: time, install_instructions: execution.instructions })
     }
 
     pub fn install_instructions(&self) -> u64 {
@@ -80,10 +72,7 @@ impl Node {
     /// The environment of the next message: wall-clock time, made monotonic.
     fn env(&mut self) -> MessageEnv {
         self.last_time = now().max(self.last_time + 1);
-        MessageEnv {
-            caller: self.caller.clone(),
-            time: self.last_time,
-        }
+        MessageEnv { caller: self.caller.clone(), time: self.last_time }
     }
 
     fn query<A, R>(&mut self, method: &str, args: A) -> Result<R, NodeError>
@@ -123,10 +112,7 @@ impl Node {
                 instructions = execution.instructions,
                 "transaction included"
             );
-            Submitted {
-                result,
-                instructions: execution.instructions,
-            }
+            Submitted { result, instructions: execution.instructions }
         }))
     }
 
@@ -211,7 +197,5 @@ fn decode<R: CandidType + DeserializeOwned>(execution: &Execution) -> Result<R, 
 
 /// Nanoseconds since 1970, as `ic0.time` reports them.
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }

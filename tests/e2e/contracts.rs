@@ -8,11 +8,8 @@ use crate::harness::{npm_ci, repo};
 fn artifacts_match_the_solidity_sources() {
     let dir = repo().join("contracts");
     npm_ci(&dir);
-    let output = Command::new("node")
-        .args(["compile.mjs", "--check"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let output =
+        Command::new("node").args(["compile.mjs", "--check"]).current_dir(&dir).output().unwrap();
     assert!(
         output.status.success(),
         "{}{}",

@@ -8,10 +8,7 @@ use std::time::Duration;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// A running `canister-evm`, killed when dropped.
@@ -106,12 +103,7 @@ pub fn node_test(node: &Node, suite: &str) {
     let dir = repo().join("tests/js");
     npm_ci(&dir);
     let output = Command::new("node")
-        .args([
-            "--test",
-            "--test-reporter=spec",
-            "--test-timeout=120000",
-            suite,
-        ])
+        .args(["--test", "--test-reporter=spec", "--test-timeout=120000", suite])
         .current_dir(&dir)
         .env("RPC_URL", &node.url)
         .output()

@@ -8,19 +8,12 @@ use crate::harness::{Node, post, rpc};
 fn prints_the_dev_accounts_and_serves_the_chain() {
     let node = Node::start(&["--chain-id", "777"]);
     assert!(
-        node.banner
-            .contains("(0) 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 (10000 ETH)"),
+        node.banner.contains("(0) 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 (10000 ETH)"),
         "{}",
         node.banner
     );
-    assert!(
-        node.banner
-            .contains("(9) 0xa0Ee7A142d267C1f36714E4a8F75612F20a79720")
-    );
-    assert!(
-        node.banner
-            .contains("test test test test test test test test test test test junk")
-    );
+    assert!(node.banner.contains("(9) 0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"));
+    assert!(node.banner.contains("test test test test test test test test test test test junk"));
     assert_eq!(rpc(&node, "eth_chainId", json!([]))["result"], "0x309");
     assert_eq!(rpc(&node, "net_version", json!([]))["result"], "777");
     assert_eq!(rpc(&node, "eth_blockNumber", json!([]))["result"], "0x0");
@@ -34,19 +27,10 @@ fn bad_input_gets_precise_errors_and_the_node_keeps_serving() {
     let cases = [
         (post(&node, "{not json"), -32700),
         (rpc(&node, "eth_noSuchMethod", json!([])), -32601),
-        (
-            rpc(&node, "eth_sendRawTransaction", json!(["0xzz"])),
-            -32602,
-        ),
-        (
-            rpc(&node, "eth_sendRawTransaction", json!(["0x02f0"])),
-            -32602,
-        ),
+        (rpc(&node, "eth_sendRawTransaction", json!(["0xzz"])), -32602),
+        (rpc(&node, "eth_sendRawTransaction", json!(["0x02f0"])), -32602),
         (rpc(&node, "eth_sendRawTransaction", json!([])), -32602),
-        (
-            rpc(&node, "eth_getBalance", json!(["0x1234", "latest"])),
-            -32602,
-        ),
+        (rpc(&node, "eth_getBalance", json!(["0x1234", "latest"])), -32602),
         (
             rpc(
                 &node,
@@ -55,26 +39,13 @@ fn bad_input_gets_precise_errors_and_the_node_keeps_serving() {
             ),
             -32001,
         ),
-        (
-            rpc(
-                &node,
-                "eth_getLogs",
-                json!([{ "fromBlock": "0x5", "toBlock": "0x1" }]),
-            ),
-            -32602,
-        ),
+        (rpc(&node, "eth_getLogs", json!([{ "fromBlock": "0x5", "toBlock": "0x1" }])), -32602),
     ];
     for (response, code) in cases {
         assert_eq!(response["error"]["code"], code, "{response}");
     }
     let malformed = rpc(&node, "eth_sendRawTransaction", json!(["0x02f0"]));
-    assert!(
-        malformed["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("rlp"),
-        "{malformed}"
-    );
+    assert!(malformed["error"]["message"].as_str().unwrap().contains("rlp"), "{malformed}");
     // Still serving, and nothing happened.
     assert_eq!(rpc(&node, "eth_blockNumber", json!([]))["result"], "0x0");
     assert_eq!(
@@ -107,10 +78,6 @@ fn fee_history_takes_integer_and_hex_block_counts() {
         assert_eq!(result["baseFeePerGas"].as_array().unwrap().len(), 2);
         assert_eq!(result["reward"].as_array().unwrap().len(), 1);
     }
-    let pending = rpc(
-        &node,
-        "eth_feeHistory",
-        json!(["0x5", "pending", [10, 20, 30]]),
-    );
+    let pending = rpc(&node, "eth_feeHistory", json!(["0x5", "pending", [10, 20, 30]]));
     assert!(pending["result"]["baseFeePerGas"].is_array(), "{pending}");
 }

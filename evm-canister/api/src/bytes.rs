@@ -85,9 +85,7 @@ impl<'de, const N: usize> Visitor<'de> for BlobVisitor<N> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = [0u8; N];
         for (i, byte) in out.iter_mut().enumerate() {
-            *byte = seq
-                .next_element()?
-                .ok_or_else(|| de::Error::invalid_length(i, &self))?;
+            *byte = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &self))?;
         }
         if seq.next_element::<u8>()?.is_some() {
             return Err(de::Error::invalid_length(N + 1, &self));
@@ -105,9 +103,7 @@ impl CandidType for Wei {
         TypeInner::Nat.into()
     }
     fn idl_serialize<S: Serializer>(&self, serializer: S) -> Result<(), S::Error> {
-        let nat = Nat::from(num_bigint::BigUint::from_bytes_be(
-            &self.0.to_be_bytes::<32>(),
-        ));
+        let nat = Nat::from(num_bigint::BigUint::from_bytes_be(&self.0.to_be_bytes::<32>()));
         serializer.serialize_nat(&nat)
     }
 }
@@ -176,11 +172,7 @@ mod tests {
 
     #[test]
     fn wei_round_trips_through_nat_up_to_u256_max() {
-        for value in [
-            U256::ZERO,
-            U256::from(10u64).pow(U256::from(22u64)),
-            U256::MAX,
-        ] {
+        for value in [U256::ZERO, U256::from(10u64).pow(U256::from(22u64)), U256::MAX] {
             let encoded = Encode!(&Wei(value)).unwrap();
             assert_eq!(Decode!(&encoded, Wei).unwrap(), Wei(value));
             let nat = Decode!(&encoded, Nat).unwrap();

@@ -27,9 +27,8 @@ pub struct Dev {
 impl Dev {
     /// A chain whose first three accounts hold 10,000 ether each.
     pub fn new() -> Self {
-        let keys: Vec<PrivateKeySigner> = (1..=3u8)
-            .map(|i| PrivateKeySigner::from_slice(&[i; 32]).unwrap())
-            .collect();
+        let keys: Vec<PrivateKeySigner> =
+            (1..=3u8).map(|i| PrivateKeySigner::from_slice(&[i; 32]).unwrap()).collect();
         let accounts = keys
             .iter()
             .map(|k| GenesisAccount {
@@ -50,11 +49,7 @@ impl Dev {
             accounts,
         };
         let chain = Chain::create(DefaultMemoryImpl::default(), &args).unwrap();
-        Self {
-            chain,
-            keys,
-            now: (GENESIS_TIME + 12) * 1_000_000_000,
-        }
+        Self { chain, keys, now: (GENESIS_TIME + 12) * 1_000_000_000 }
     }
 
     pub fn address(&self, i: usize) -> Address {
@@ -62,11 +57,7 @@ impl Dev {
     }
 
     pub fn balance(&self, address: Address) -> U256 {
-        self.chain
-            .account(address, BlockTag::Latest)
-            .unwrap()
-            .balance
-            .0
+        self.chain.account(address, BlockTag::Latest).unwrap().balance.0
     }
 
     pub fn nonce(&self, address: Address) -> u64 {
@@ -100,9 +91,7 @@ impl Dev {
     where
         TxEnvelope: From<alloy_consensus::Signed<T>>,
     {
-        let signature = self.keys[from]
-            .sign_hash_sync(&tx.signature_hash())
-            .unwrap();
+        let signature = self.keys[from].sign_hash_sync(&tx.signature_hash()).unwrap();
         TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
     }
 
@@ -137,18 +126,12 @@ impl Dev {
         let result = self.send(from, tx).unwrap();
         assert!(result.success, "deploying {name} failed");
         let receipt = self.chain.receipt(result.tx_hash.0).unwrap();
-        receipt
-            .contract_address
-            .expect("a deployment has a contract address")
-            .0
+        receipt.contract_address.expect("a deployment has a contract address").0
     }
 }
 
 pub fn artifact_bytecode(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../contracts/artifacts/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../contracts/artifacts/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     alloy_primitives::hex::decode(json["bytecode"].as_str().unwrap()).unwrap()

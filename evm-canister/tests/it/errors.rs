@@ -9,142 +9,86 @@ use crate::dev::*;
 /// Snapshot of what a refused transaction must not change.
 fn snapshot(dev: &Dev) -> (u64, U256, u64, U256) {
     let alice = dev.address(0);
-    (
-        dev.head(),
-        dev.balance(alice),
-        dev.nonce(alice),
-        dev.balance(Address::repeat_byte(0x42)),
-    )
+    (dev.head(), dev.balance(alice), dev.nonce(alice), dev.balance(Address::repeat_byte(0x42)))
 }
 
 fn refused(dev: &mut Dev, raw: Vec<u8>) -> TxError {
     let before = snapshot(dev);
     let error = dev.send_raw(&raw).unwrap_err();
-    assert_eq!(
-        snapshot(dev),
-        before,
-        "a refused transaction ({error:?}) changed state"
-    );
+    assert_eq!(snapshot(dev), before, "a refused transaction ({error:?}) changed state");
     error
 }
 
 fn transfer(dev: &Dev) -> TxEip1559 {
-    dev.tx(
-        0,
-        TxKind::Call(Address::repeat_byte(0x42)),
-        ether(1),
-        vec![],
-    )
+    dev.tx(0, TxKind::Call(Address::repeat_byte(0x42)), ether(1), vec![])
 }
 
 #[test]
 fn nonce_too_low_and_too_high() {
     let mut dev = Dev::new();
     dev.send(0, transfer(&dev)).unwrap();
-    let stale = TxEip1559 {
-        nonce: 0,
-        value: U256::from(1),
-        ..transfer(&dev)
-    };
+    let stale = TxEip1559 { nonce: 0, value: U256::from(1), ..transfer(&dev) };
     assert_eq!(
         {
             let raw = dev.sign(0, stale);
             refused(&mut dev, raw)
         },
-        TxError::NonceTooLow {
-            expected: 1,
-            got: 0
-        }
+        TxError::NonceTooLow { expected: 1, got: 0 }
     );
-    let future = TxEip1559 {
-        nonce: 5,
-        ..transfer(&dev)
-    };
+    let future = TxEip1559 { nonce: 5, ..transfer(&dev) };
     assert_eq!(
         {
             let raw = dev.sign(0, future);
             refused(&mut dev, raw)
         },
-        TxError::NonceTooHigh {
-            expected: 1,
-            got: 5
-        }
+        TxError::NonceTooHigh { expected: 1, got: 5 }
     );
 }
 
 #[test]
 fn insufficient_funds() {
     let mut dev = Dev::new();
-    let tx = TxEip1559 {
-        value: ether(20_000),
-        ..transfer(&dev)
-    };
+    let tx = TxEip1559 { value: ether(20_000), ..transfer(&dev) };
     let error = {
         let raw = dev.sign(0, tx);
         refused(&mut dev, raw)
     };
-    let TxError::InsufficientFunds {
-        address,
-        have,
-        want,
-    } = error
-    else {
-        panic!("{error:?}")
-    };
+    let TxError::InsufficientFunds { address, have, want } = error else { panic!("{error:?}") };
     assert_eq!(address.0, dev.address(0));
     assert_eq!(have.0, ether(10_000));
-    assert_eq!(
-        want.0,
-        ether(20_000) + U256::from(3_000_000u64 * 10 * GWEI as u64)
-    );
+    assert_eq!(want.0, ether(20_000) + U256::from(3_000_000u64 * 10 * GWEI as u64));
 }
 
 #[test]
 fn wrong_chain_id() {
     let mut dev = Dev::new();
-    let tx = TxEip1559 {
-        chain_id: 1,
-        ..transfer(&dev)
-    };
+    let tx = TxEip1559 { chain_id: 1, ..transfer(&dev) };
     assert_eq!(
         {
             let raw = dev.sign(0, tx);
             refused(&mut dev, raw)
         },
-        TxError::InvalidChainId {
-            expected: CHAIN_ID,
-            got: Some(1)
-        }
+        TxError::InvalidChainId { expected: CHAIN_ID, got: Some(1) }
     );
 }
 
 #[test]
 fn intrinsic_gas_too_low() {
     let mut dev = Dev::new();
-    let tx = TxEip1559 {
-        gas_limit: 20_000,
-        ..transfer(&dev)
-    };
+    let tx = TxEip1559 { gas_limit: 20_000, ..transfer(&dev) };
     assert_eq!(
         {
             let raw = dev.sign(0, tx);
             refused(&mut dev, raw)
         },
-        TxError::IntrinsicGasTooLow {
-            gas: 20_000,
-            minimum: 21_000
-        }
+        TxError::IntrinsicGasTooLow { gas: 20_000, minimum: 21_000 }
     );
 }
 
 #[test]
 fn fee_cap_below_base_fee() {
     let mut dev = Dev::new();
-    let tx = TxEip1559 {
-        max_fee_per_gas: 1,
-        max_priority_fee_per_gas: 1,
-        ..transfer(&dev)
-    };
+    let tx = TxEip1559 { max_fee_per_gas: 1, max_priority_fee_per_gas: 1, ..transfer(&dev) };
     let error = {
         let raw = dev.sign(0, tx);
         refused(&mut dev, raw)
@@ -175,19 +119,13 @@ fn tip_above_fee_cap() {
 #[test]
 fn gas_limit_above_the_block_gas_limit() {
     let mut dev = Dev::new();
-    let tx = TxEip1559 {
-        gas_limit: 30_000_001,
-        ..transfer(&dev)
-    };
+    let tx = TxEip1559 { gas_limit: 30_000_001, ..transfer(&dev) };
     assert_eq!(
         {
             let raw = dev.sign(0, tx);
             refused(&mut dev, raw)
         },
-        TxError::GasLimitExceedsBlock {
-            gas: 30_000_001,
-            limit: 30_000_000
-        }
+        TxError::GasLimitExceedsBlock { gas: 30_000_001, limit: 30_000_000 }
     );
 }
 
@@ -214,12 +152,7 @@ fn blob_transactions_are_not_supported() {
 #[test]
 fn malformed_bytes() {
     let mut dev = Dev::new();
-    for raw in [
-        vec![],
-        vec![0x02],
-        vec![0xff; 40],
-        b"not a transaction".to_vec(),
-    ] {
+    for raw in [vec![], vec![0x02], vec![0xff; 40], b"not a transaction".to_vec()] {
         let error = refused(&mut dev, raw.clone());
         assert!(matches!(error, TxError::Malformed(_)), "{raw:?}: {error:?}");
     }
@@ -234,13 +167,7 @@ fn a_transaction_is_included_once() {
     let mut dev = Dev::new();
     let raw = dev.sign(0, transfer(&dev));
     dev.send_raw(&raw).unwrap();
-    assert_eq!(
-        refused(&mut dev, raw),
-        TxError::NonceTooLow {
-            expected: 1,
-            got: 0
-        }
-    );
+    assert_eq!(refused(&mut dev, raw), TxError::NonceTooLow { expected: 1, got: 0 });
 }
 
 #[test]
@@ -252,19 +179,12 @@ fn a_corrupted_signature_does_not_spend_someone_elses_money() {
     raw[n - 5] ^= 1;
     let error = dev.send_raw(&raw).unwrap_err();
     assert!(
-        matches!(
-            error,
-            TxError::InsufficientFunds { .. } | TxError::InvalidSignature
-        ),
+        matches!(error, TxError::InsufficientFunds { .. } | TxError::InvalidSignature),
         "{error:?}"
     );
     assert_eq!(dev.nonce(dev.address(0)), 0);
     assert_eq!(
-        dev.chain
-            .account(dev.address(0), BlockTag::Latest)
-            .unwrap()
-            .balance
-            .0,
+        dev.chain.account(dev.address(0), BlockTag::Latest).unwrap().balance.0,
         ether(10_000)
     );
 }

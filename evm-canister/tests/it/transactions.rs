@@ -27,10 +27,7 @@ fn a_transfer_moves_value_charges_gas_and_seals_a_block() {
     assert_eq!(dev.nonce(alice), 1);
     // Effective price: base fee + the 1 gwei tip (below the 10 gwei cap).
     let price = base_fee + U256::from(GWEI);
-    assert_eq!(
-        dev.balance(alice),
-        ether(10_000) - ether(1) - price * U256::from(21_000)
-    );
+    assert_eq!(dev.balance(alice), ether(10_000) - ether(1) - price * U256::from(21_000));
     assert_eq!(dev.balance(bob), ether(10_000));
 
     let receipt = dev.chain.receipt(result.tx_hash.0).unwrap();
@@ -46,17 +43,10 @@ fn a_transfer_moves_value_charges_gas_and_seals_a_block() {
     assert_eq!(block.transactions, vec![result.tx_hash]);
     assert_eq!(block.full_transactions[0].from, alice.into());
     let header = Header::decode(&mut block.header.as_ref()).unwrap();
-    assert_eq!(
-        header.hash_slow(),
-        block.hash.0,
-        "the block hash is the keccak of the RLP header"
-    );
+    assert_eq!(header.hash_slow(), block.hash.0, "the block hash is the keccak of the RLP header");
     assert_eq!(header.number, 1);
     assert_eq!(header.gas_used, 21_000);
-    assert_eq!(
-        header.parent_hash,
-        dev.chain.block(BlockTag::Earliest, false).unwrap().hash.0
-    );
+    assert_eq!(header.parent_hash, dev.chain.block(BlockTag::Earliest, false).unwrap().hash.0);
     assert_eq!(header.base_fee_per_gas, Some(base_fee.to::<u64>()));
 }
 
@@ -69,10 +59,7 @@ fn the_base_fee_follows_eip_1559() {
     let tx = dev.tx(0, TxKind::Call(Address::ZERO), U256::from(1), vec![]);
     dev.send(0, tx).unwrap();
     let next = dev.chain.info().next_base_fee.0;
-    assert!(
-        next < genesis,
-        "a block far below its gas target lowers the base fee"
-    );
+    assert!(next < genesis, "a block far below its gas target lowers the base fee");
 }
 
 #[test]
@@ -86,19 +73,12 @@ fn block_timestamps_strictly_increase() {
     let stamps: Vec<u64> = (0..=3)
         .map(|n| {
             let block = dev.chain.block(BlockTag::Number(n), false).unwrap();
-            Header::decode(&mut block.header.as_ref())
-                .unwrap()
-                .timestamp
+            Header::decode(&mut block.header.as_ref()).unwrap().timestamp
         })
         .collect();
     assert_eq!(
         stamps,
-        vec![
-            GENESIS_TIME,
-            GENESIS_TIME + 100,
-            GENESIS_TIME + 101,
-            GENESIS_TIME + 102
-        ]
+        vec![GENESIS_TIME, GENESIS_TIME + 100, GENESIS_TIME + 101, GENESIS_TIME + 102]
     );
 }
 
@@ -124,14 +104,8 @@ fn an_erc20_transfer_emits_a_log_found_by_filters() {
     ));
     let token = dev.deploy(0, "Token", &args);
 
-    let call = transferCall {
-        to: bob,
-        amount: ether(5),
-    }
-    .abi_encode();
-    let result = dev
-        .send(0, dev.tx(0, TxKind::Call(token), U256::ZERO, call))
-        .unwrap();
+    let call = transferCall { to: bob, amount: ether(5) }.abi_encode();
+    let result = dev.send(0, dev.tx(0, TxKind::Call(token), U256::ZERO, call)).unwrap();
     assert!(result.success);
 
     let balance = |owner| {
@@ -158,11 +132,7 @@ fn an_erc20_transfer_emits_a_log_found_by_filters() {
         .logs(&LogFilter {
             from_block: Some(BlockTag::Earliest),
             addresses: vec![token.into()],
-            topics: vec![
-                vec![transfer_topic.into()],
-                vec![],
-                vec![bob.into_word().into()],
-            ],
+            topics: vec![vec![transfer_topic.into()], vec![], vec![bob.into_word().into()]],
             ..Default::default()
         })
         .unwrap();
@@ -176,10 +146,7 @@ fn an_erc20_transfer_emits_a_log_found_by_filters() {
     // Both Transfer events (mint and transfer), in chain order.
     let all = dev
         .chain
-        .logs(&LogFilter {
-            from_block: Some(BlockTag::Number(0)),
-            ..Default::default()
-        })
+        .logs(&LogFilter { from_block: Some(BlockTag::Number(0)), ..Default::default() })
         .unwrap();
     assert_eq!(all.len(), 2);
     assert!(all[0].block_number < all[1].block_number);
@@ -222,21 +189,11 @@ fn state_of_earlier_blocks_stays_readable() {
     for n in 0..=3u64 {
         let account = dev.chain.account(to, BlockTag::Number(n)).unwrap();
         assert_eq!(account.balance.0, ether(n), "balance after block {n}");
-        let sender = dev
-            .chain
-            .account(dev.address(0), BlockTag::Number(n))
-            .unwrap();
+        let sender = dev.chain.account(dev.address(0), BlockTag::Number(n)).unwrap();
         assert_eq!(sender.nonce, n);
     }
     let hash = dev.chain.block(BlockTag::Number(2), false).unwrap().hash;
-    assert_eq!(
-        dev.chain
-            .account(to, BlockTag::Hash(hash))
-            .unwrap()
-            .balance
-            .0,
-        ether(2)
-    );
+    assert_eq!(dev.chain.account(to, BlockTag::Hash(hash)).unwrap().balance.0, ether(2));
 }
 
 #[test]
@@ -244,14 +201,8 @@ fn contract_storage_and_code_are_readable_per_block() {
     let mut dev = Dev::new();
     let tester = dev.deploy(0, "Tester", &[]);
     let deployed = dev.head();
-    let call = storeCall {
-        key: U256::from(1),
-        value: U256::from(99),
-    }
-    .abi_encode();
-    let result = dev
-        .send(0, dev.tx(0, TxKind::Call(tester), U256::ZERO, call))
-        .unwrap();
+    let call = storeCall { key: U256::from(1), value: U256::from(99) }.abi_encode();
+    let result = dev.send(0, dev.tx(0, TxKind::Call(tester), U256::ZERO, call)).unwrap();
     assert!(result.success);
 
     // `values` is the first slot (the immutable owner takes none), so the
@@ -262,18 +213,11 @@ fn contract_storage_and_code_are_readable_per_block() {
         alloy_primitives::B256::from(U256::from(99))
     );
     assert_eq!(
-        dev.chain
-            .storage(tester, slot, BlockTag::Number(deployed))
-            .unwrap(),
+        dev.chain.storage(tester, slot, BlockTag::Number(deployed)).unwrap(),
         alloy_primitives::B256::ZERO
     );
     assert!(!dev.chain.code(tester, BlockTag::Latest).unwrap().is_empty());
-    assert!(
-        dev.chain
-            .code(tester, BlockTag::Number(deployed - 1))
-            .unwrap()
-            .is_empty()
-    );
+    assert!(dev.chain.code(tester, BlockTag::Number(deployed - 1)).unwrap().is_empty());
 
     let logs = dev.chain.logs(&LogFilter::default()).unwrap();
     assert_eq!(logs.len(), 1);
@@ -287,10 +231,7 @@ fn fee_history_reports_base_fees_and_rewards() {
         let tx = dev.tx(0, TxKind::Call(Address::ZERO), U256::from(1), vec![]);
         dev.send(0, tx).unwrap();
     }
-    let history = dev
-        .chain
-        .fee_history(2, BlockTag::Latest, &[10.0, 90.0])
-        .unwrap();
+    let history = dev.chain.fee_history(2, BlockTag::Latest, &[10.0, 90.0]).unwrap();
     assert_eq!(history.oldest_block, 2);
     assert_eq!(history.base_fee_per_gas.len(), 3);
     assert_eq!(history.base_fee_per_gas[2], dev.chain.info().next_base_fee);
@@ -301,9 +242,5 @@ fn fee_history_reports_base_fees_and_rewards() {
     assert_eq!(all.oldest_block, 0);
     assert_eq!(all.base_fee_per_gas.len(), 5);
     assert!(all.reward.is_empty());
-    assert!(
-        dev.chain
-            .fee_history(1, BlockTag::Latest, &[50.0, 10.0])
-            .is_err()
-    );
+    assert!(dev.chain.fee_history(1, BlockTag::Latest, &[50.0, 10.0]).is_err());
 }

@@ -32,16 +32,8 @@ mod tests {
         assert!(foreign.is_empty(), "imports outside ic0: {foreign:?}");
         // What a canister that reads its argument, replies, keeps stable
         // memory and asks the time must import.
-        for needed in [
-            "ic0.msg_arg_data_copy",
-            "ic0.msg_reply",
-            "ic0.stable64_write",
-            "ic0.time",
-        ] {
-            assert!(
-                imports.iter().any(|i| i == needed),
-                "{needed} missing from {imports:?}"
-            );
+        for needed in ["ic0.msg_arg_data_copy", "ic0.msg_reply", "ic0.stable64_write", "ic0.time"] {
+            assert!(imports.iter().any(|i| i == needed), "{needed} missing from {imports:?}");
         }
     }
 
@@ -50,11 +42,9 @@ mod tests {
         let exports: Vec<String> = Parser::new(0)
             .parse_all(super::WASM)
             .filter_map(|p| match p.unwrap() {
-                Payload::ExportSection(s) => Some(
-                    s.into_iter()
-                        .map(|e| e.unwrap().name.to_owned())
-                        .collect::<Vec<_>>(),
-                ),
+                Payload::ExportSection(s) => {
+                    Some(s.into_iter().map(|e| e.unwrap().name.to_owned()).collect::<Vec<_>>())
+                }
                 _ => None,
             })
             .flatten()
@@ -66,10 +56,7 @@ mod tests {
             "canister_query call",
             "canister_query get_logs",
         ] {
-            assert!(
-                exports.iter().any(|e| e == method),
-                "{method} not exported: {exports:?}"
-            );
+            assert!(exports.iter().any(|e| e == method), "{method} not exported: {exports:?}");
         }
     }
 }

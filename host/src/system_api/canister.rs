@@ -35,62 +35,26 @@ const ROOT_KEY_DER: [u8; 133] = {
 };
 
 pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        "ic0",
-        "canister_self_size",
-        |mut c: C<'_>| -> wasmtime::Result<I> {
-            enter(
-                &mut c,
-                "canister_self_size",
-                Allowed::NotStart,
-                overhead::CANISTER_SELF_SIZE,
-            )?;
-            Ok(I::from_len(c.data().system.canister_id.len()))
-        },
-    )?;
-    linker.func_wrap(
-        "ic0",
-        "canister_self_copy",
-        |mut c: C<'_>, dst: I, offset: I, size: I| {
-            let cost = overhead::CANISTER_SELF_COPY + size.to_u64();
-            enter(&mut c, "canister_self_copy", Allowed::NotStart, cost)?;
-            copy_to_heap(
-                &mut c,
-                dst.to_u64(),
-                offset.to_u64(),
-                size.to_u64(),
-                "canister id",
-                |d| &d.system.canister_id,
-            )
-        },
-    )?;
-    linker.func_wrap(
-        "ic0",
-        "canister_status",
-        |mut c: C<'_>| -> wasmtime::Result<u32> {
-            enter(
-                &mut c,
-                "canister_status",
-                Allowed::NotStart,
-                overhead::CANISTER_STATUS,
-            )?;
-            // 1 = running: this host never stops a canister.
-            Ok(1)
-        },
-    )?;
-    linker.func_wrap(
-        "ic0",
-        "canister_version",
-        |mut c: C<'_>| -> wasmtime::Result<u64> {
-            enter(
-                &mut c,
-                "canister_version",
-                Allowed::NotStart,
-                overhead::CANISTER_VERSION,
-            )?;
-            Ok(c.data().system.version)
-        },
-    )?;
+    linker.func_wrap("ic0", "canister_self_size", |mut c: C<'_>| -> wasmtime::Result<I> {
+        enter(&mut c, "canister_self_size", Allowed::NotStart, overhead::CANISTER_SELF_SIZE)?;
+        Ok(I::from_len(c.data().system.canister_id.len()))
+    })?;
+    linker.func_wrap("ic0", "canister_self_copy", |mut c: C<'_>, dst: I, offset: I, size: I| {
+        let cost = overhead::CANISTER_SELF_COPY + size.to_u64();
+        enter(&mut c, "canister_self_copy", Allowed::NotStart, cost)?;
+        copy_to_heap(&mut c, dst.to_u64(), offset.to_u64(), size.to_u64(), "canister id", |d| {
+            &d.system.canister_id
+        })
+    })?;
+    linker.func_wrap("ic0", "canister_status", |mut c: C<'_>| -> wasmtime::Result<u32> {
+        enter(&mut c, "canister_status", Allowed::NotStart, overhead::CANISTER_STATUS)?;
+        // 1 = running: this host never stops a canister.
+        Ok(1)
+    })?;
+    linker.func_wrap("ic0", "canister_version", |mut c: C<'_>| -> wasmtime::Result<u64> {
+        enter(&mut c, "canister_version", Allowed::NotStart, overhead::CANISTER_VERSION)?;
+        Ok(c.data().system.version)
+    })?;
     linker.func_wrap(
         "ic0",
         "is_controller",
@@ -102,9 +66,7 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
                 overhead::IS_CONTROLLER + size.to_u64(),
             )?;
             if size.to_u64() > 29 {
-                return Err(violation(
-                    "\"ic0.is_controller\": a principal has at most 29 bytes",
-                ));
+                return Err(violation("\"ic0.is_controller\": a principal has at most 29 bytes"));
             }
             let principal = read_heap(&mut c, src.to_u64(), size.to_u64())?;
             Ok(u32::from(c.data().system.controllers.contains(&principal)))
@@ -116,28 +78,22 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
         |mut c: C<'_>| -> wasmtime::Result<u32> {
             let cost = overhead::IN_REPLICATED_EXECUTION;
             enter(&mut c, "in_replicated_execution", Allowed::Anywhere, cost)?;
-            Ok(u32::from(
-                c.data().message.context.is_none_or(Context::is_replicated),
-            ))
+            Ok(u32::from(c.data().message.context.is_none_or(Context::is_replicated)))
         },
     )?;
 
-    linker.func_wrap(
-        "ic0",
-        "certified_data_set",
-        |mut c: C<'_>, src: I, size: I| {
-            let cost = overhead::CERTIFIED_DATA_SET + size.to_u64();
-            enter(&mut c, "certified_data_set", CHANGES_SYSTEM_STATE, cost)?;
-            if size.to_u64() > 32 {
-                return Err(violation(
-                    "\"ic0.certified_data_set\": certified data has at most 32 bytes",
-                ));
-            }
-            let data = read_heap(&mut c, src.to_u64(), size.to_u64())?;
-            c.data_mut().system.certified_data = data;
-            Ok(())
-        },
-    )?;
+    linker.func_wrap("ic0", "certified_data_set", |mut c: C<'_>, src: I, size: I| {
+        let cost = overhead::CERTIFIED_DATA_SET + size.to_u64();
+        enter(&mut c, "certified_data_set", CHANGES_SYSTEM_STATE, cost)?;
+        if size.to_u64() > 32 {
+            return Err(violation(
+                "\"ic0.certified_data_set\": certified data has at most 32 bytes",
+            ));
+        }
+        let data = read_heap(&mut c, src.to_u64(), size.to_u64())?;
+        c.data_mut().system.certified_data = data;
+        Ok(())
+    })?;
     linker.func_wrap(
         "ic0",
         "data_certificate_present",
@@ -148,153 +104,63 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
             Ok(0)
         },
     )?;
-    linker.func_wrap(
-        "ic0",
-        "data_certificate_size",
-        |mut c: C<'_>| -> wasmtime::Result<I> {
-            enter(
-                &mut c,
-                "data_certificate_size",
-                CERTIFICATE,
-                overhead::DATA_CERTIFICATE_SIZE,
-            )?;
-            Err(violation(
-                "\"ic0.data_certificate_size\": no data certificate is present",
-            ))
-        },
-    )?;
+    linker.func_wrap("ic0", "data_certificate_size", |mut c: C<'_>| -> wasmtime::Result<I> {
+        enter(&mut c, "data_certificate_size", CERTIFICATE, overhead::DATA_CERTIFICATE_SIZE)?;
+        Err(violation("\"ic0.data_certificate_size\": no data certificate is present"))
+    })?;
     linker.func_wrap(
         "ic0",
         "data_certificate_copy",
         |mut c: C<'_>, _dst: I, _off: I, _size: I| -> wasmtime::Result<()> {
-            enter(
-                &mut c,
-                "data_certificate_copy",
-                CERTIFICATE,
-                overhead::DATA_CERTIFICATE_COPY,
-            )?;
-            Err(violation(
-                "\"ic0.data_certificate_copy\": no data certificate is present",
-            ))
+            enter(&mut c, "data_certificate_copy", CERTIFICATE, overhead::DATA_CERTIFICATE_COPY)?;
+            Err(violation("\"ic0.data_certificate_copy\": no data certificate is present"))
         },
     )?;
 
-    linker.func_wrap(
-        "ic0",
-        "subnet_self_size",
-        |mut c: C<'_>| -> wasmtime::Result<I> {
-            enter(
-                &mut c,
-                "subnet_self_size",
-                Allowed::NotStart,
-                overhead::CANISTER_SELF_SIZE,
-            )?;
-            Ok(I::from_len(SUBNET_ID.len()))
-        },
-    )?;
-    linker.func_wrap(
-        "ic0",
-        "subnet_self_copy",
-        |mut c: C<'_>, dst: I, offset: I, size: I| {
-            let cost = overhead::CANISTER_SELF_COPY + size.to_u64();
-            enter(&mut c, "subnet_self_copy", Allowed::NotStart, cost)?;
-            copy_to_heap(
-                &mut c,
-                dst.to_u64(),
-                offset.to_u64(),
-                size.to_u64(),
-                "subnet id",
-                |_| SUBNET_ID,
-            )
-        },
-    )?;
-    linker.func_wrap(
-        "ic0",
-        "subnet_self_node_count",
-        |mut c: C<'_>| -> wasmtime::Result<u32> {
-            enter(
-                &mut c,
-                "subnet_self_node_count",
-                Allowed::NotStart,
-                overhead::CANISTER_SELF_SIZE,
-            )?;
-            Ok(fees::SUBNET_SIZE)
-        },
-    )?;
-    linker.func_wrap(
-        "ic0",
-        "root_key_size",
-        |mut c: C<'_>| -> wasmtime::Result<I> {
-            enter(
-                &mut c,
-                "root_key_size",
-                ROOT_KEY,
-                overhead::CANISTER_SELF_SIZE,
-            )?;
-            Ok(I::from_len(ROOT_KEY_DER.len()))
-        },
-    )?;
-    linker.func_wrap(
-        "ic0",
-        "root_key_copy",
-        |mut c: C<'_>, dst: I, offset: I, size: I| {
-            enter(
-                &mut c,
-                "root_key_copy",
-                ROOT_KEY,
-                overhead::CANISTER_SELF_COPY + size.to_u64(),
-            )?;
-            copy_to_heap(
-                &mut c,
-                dst.to_u64(),
-                offset.to_u64(),
-                size.to_u64(),
-                "root key",
-                |_| &ROOT_KEY_DER,
-            )
-        },
-    )?;
+    linker.func_wrap("ic0", "subnet_self_size", |mut c: C<'_>| -> wasmtime::Result<I> {
+        enter(&mut c, "subnet_self_size", Allowed::NotStart, overhead::CANISTER_SELF_SIZE)?;
+        Ok(I::from_len(SUBNET_ID.len()))
+    })?;
+    linker.func_wrap("ic0", "subnet_self_copy", |mut c: C<'_>, dst: I, offset: I, size: I| {
+        let cost = overhead::CANISTER_SELF_COPY + size.to_u64();
+        enter(&mut c, "subnet_self_copy", Allowed::NotStart, cost)?;
+        copy_to_heap(&mut c, dst.to_u64(), offset.to_u64(), size.to_u64(), "subnet id", |_| {
+            SUBNET_ID
+        })
+    })?;
+    linker.func_wrap("ic0", "subnet_self_node_count", |mut c: C<'_>| -> wasmtime::Result<u32> {
+        enter(&mut c, "subnet_self_node_count", Allowed::NotStart, overhead::CANISTER_SELF_SIZE)?;
+        Ok(fees::SUBNET_SIZE)
+    })?;
+    linker.func_wrap("ic0", "root_key_size", |mut c: C<'_>| -> wasmtime::Result<I> {
+        enter(&mut c, "root_key_size", ROOT_KEY, overhead::CANISTER_SELF_SIZE)?;
+        Ok(I::from_len(ROOT_KEY_DER.len()))
+    })?;
+    linker.func_wrap("ic0", "root_key_copy", |mut c: C<'_>, dst: I, offset: I, size: I| {
+        enter(&mut c, "root_key_copy", ROOT_KEY, overhead::CANISTER_SELF_COPY + size.to_u64())?;
+        copy_to_heap(&mut c, dst.to_u64(), offset.to_u64(), size.to_u64(), "root key", |_| {
+            &ROOT_KEY_DER
+        })
+    })?;
 
-    linker.func_wrap(
-        "ic0",
-        "cost_call",
-        |mut c: C<'_>, method: u64, payload: u64, dst: I| {
-            enter(&mut c, "cost_call", Allowed::Anywhere, overhead::COST_CALL)?;
-            write_u128(&mut c, dst.to_u64(), FEES.call_cost(method, payload))
-        },
-    )?;
+    linker.func_wrap("ic0", "cost_call", |mut c: C<'_>, method: u64, payload: u64, dst: I| {
+        enter(&mut c, "cost_call", Allowed::Anywhere, overhead::COST_CALL)?;
+        write_u128(&mut c, dst.to_u64(), FEES.call_cost(method, payload))
+    })?;
     linker.func_wrap("ic0", "cost_create_canister", |mut c: C<'_>, dst: I| {
-        enter(
-            &mut c,
-            "cost_create_canister",
-            Allowed::Anywhere,
-            overhead::COST_CALL,
-        )?;
+        enter(&mut c, "cost_create_canister", Allowed::Anywhere, overhead::COST_CALL)?;
         write_u128(&mut c, dst.to_u64(), FEES.canister_creation_fee)
     })?;
     linker.func_wrap(
         "ic0",
         "cost_http_request",
         |mut c: C<'_>, request: u64, response: u64, dst: I| {
-            enter(
-                &mut c,
-                "cost_http_request",
-                Allowed::Anywhere,
-                overhead::COST_CALL,
-            )?;
-            write_u128(
-                &mut c,
-                dst.to_u64(),
-                FEES.http_request_cost(request, response),
-            )
+            enter(&mut c, "cost_http_request", Allowed::Anywhere, overhead::COST_CALL)?;
+            write_u128(&mut c, dst.to_u64(), FEES.http_request_cost(request, response))
         },
     )?;
     // This host holds no threshold keys: every key name is unknown (code 2).
-    for name in [
-        "cost_sign_with_ecdsa",
-        "cost_sign_with_schnorr",
-        "cost_vetkd_derive_key",
-    ] {
+    for name in ["cost_sign_with_ecdsa", "cost_sign_with_schnorr", "cost_vetkd_derive_key"] {
         linker.func_wrap(
             "ic0",
             name,
@@ -306,29 +172,15 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
     }
 
     // This host sets no environment variables.
-    linker.func_wrap(
-        "ic0",
-        "env_var_count",
-        |mut c: C<'_>| -> wasmtime::Result<I> {
-            enter(
-                &mut c,
-                "env_var_count",
-                Allowed::NotStart,
-                overhead::ENV_VAR,
-            )?;
-            Ok(I::from_len(0))
-        },
-    )?;
+    linker.func_wrap("ic0", "env_var_count", |mut c: C<'_>| -> wasmtime::Result<I> {
+        enter(&mut c, "env_var_count", Allowed::NotStart, overhead::ENV_VAR)?;
+        Ok(I::from_len(0))
+    })?;
     linker.func_wrap(
         "ic0",
         "env_var_name_size",
         |mut c: C<'_>, _index: I| -> wasmtime::Result<I> {
-            enter(
-                &mut c,
-                "env_var_name_size",
-                Allowed::NotStart,
-                overhead::ENV_VAR,
-            )?;
+            enter(&mut c, "env_var_name_size", Allowed::NotStart, overhead::ENV_VAR)?;
             Err(violation(
                 "\"ic0.env_var_name_size\": index out of bounds (there are no variables)",
             ))
@@ -338,12 +190,7 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
         "ic0",
         "env_var_name_copy",
         |mut c: C<'_>, _i: I, _dst: I, _off: I, _size: I| -> wasmtime::Result<()> {
-            enter(
-                &mut c,
-                "env_var_name_copy",
-                Allowed::NotStart,
-                overhead::ENV_VAR,
-            )?;
+            enter(&mut c, "env_var_name_copy", Allowed::NotStart, overhead::ENV_VAR)?;
             Err(violation(
                 "\"ic0.env_var_name_copy\": index out of bounds (there are no variables)",
             ))
@@ -353,12 +200,7 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
         "ic0",
         "env_var_name_exists",
         |mut c: C<'_>, _src: I, _size: I| -> wasmtime::Result<u32> {
-            enter(
-                &mut c,
-                "env_var_name_exists",
-                Allowed::NotStart,
-                overhead::ENV_VAR,
-            )?;
+            enter(&mut c, "env_var_name_exists", Allowed::NotStart, overhead::ENV_VAR)?;
             Ok(0)
         },
     )?;
@@ -366,30 +208,16 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
         "ic0",
         "env_var_value_size",
         |mut c: C<'_>, _src: I, _size: I| -> wasmtime::Result<I> {
-            enter(
-                &mut c,
-                "env_var_value_size",
-                Allowed::NotStart,
-                overhead::ENV_VAR,
-            )?;
-            Err(violation(
-                "\"ic0.env_var_value_size\": no such environment variable",
-            ))
+            enter(&mut c, "env_var_value_size", Allowed::NotStart, overhead::ENV_VAR)?;
+            Err(violation("\"ic0.env_var_value_size\": no such environment variable"))
         },
     )?;
     linker.func_wrap(
         "ic0",
         "env_var_value_copy",
         |mut c: C<'_>, _n: I, _ns: I, _dst: I, _off: I, _size: I| -> wasmtime::Result<()> {
-            enter(
-                &mut c,
-                "env_var_value_copy",
-                Allowed::NotStart,
-                overhead::ENV_VAR,
-            )?;
-            Err(violation(
-                "\"ic0.env_var_value_copy\": no such environment variable",
-            ))
+            enter(&mut c, "env_var_value_copy", Allowed::NotStart, overhead::ENV_VAR)?;
+            Err(violation("\"ic0.env_var_value_copy\": no such environment variable"))
         },
     )?;
     Ok(())

@@ -186,10 +186,7 @@ impl fmt::Display for Context {
 impl Context {
     /// Whether the message runs on every replica (`ic0.in_replicated_execution`).
     pub fn is_replicated(self) -> bool {
-        !matches!(
-            self,
-            Context::Query | Context::CompositeQuery | Context::InspectMessage
-        )
+        !matches!(self, Context::Query | Context::CompositeQuery | Context::InspectMessage)
     }
 
     /// Whether a message that returns normally keeps its changes. A query
@@ -333,9 +330,7 @@ fn enter(c: &mut C<'_>, name: &str, allowed: Allowed, cost: u64) -> wasmtime::Re
         Allowed::Only(list) => list.contains(&context),
     };
     if !ok {
-        return Err(violation(format!(
-            "\"ic0.{name}\" cannot be executed in {context} mode"
-        )));
+        return Err(violation(format!("\"ic0.{name}\" cannot be executed in {context} mode")));
     }
     charge(c, cost)
 }
@@ -354,9 +349,7 @@ pub(crate) fn charge(c: &mut C<'_>, amount: u64) -> wasmtime::Result<()> {
 }
 
 fn memory(c: &C<'_>) -> wasmtime::Result<Memory> {
-    c.data()
-        .memory
-        .ok_or_else(|| violation("the canister has no memory"))
+    c.data().memory.ok_or_else(|| violation("the canister has no memory"))
 }
 
 /// The range `[start, start + len)` of a buffer of `size` bytes, if in bounds.
@@ -406,5 +399,23 @@ fn write_u128(c: &mut C<'_>, dst: u64, value: u128) -> wasmtime::Result<()> {
     let heap = memory.data_mut(c);
     let to = range(dst, 16, heap.len(), "heap access")?;
     heap[to].copy_from_slice(&value.to_le_bytes());
+    Ok(())
+}
+
+/// Registers the host's own import, which instrumentation calls before bulk
+/// memory operations to charge their length (see [`crate::metering`]).
+pub fn add_host_imports(linker: &mut Linker<StoreData>, wasm64: bool) -> wasmtime::Result<()> {
+    let refund = crate::metering::injected_charge_cost(wasm64);
+    linker.func_wrap(
+        crate::instrument::HOST_MODULE,
+        crate::instrument::CHARGE_BYTES,
+        move |mut c: C<'_>, length: u64| -> wasmtime::Result<u64> {
+            // The inserted instructions themselves are free, as on the IC.
+            let fuel = c.get_fuel()?;
+            c.set_fuel(fuel + refund)?;
+            charge(&mut c, length)?;
+            Ok(length)
+        },
+    )?;
     Ok(())
 }

@@ -48,19 +48,10 @@ fn check_32_bit(c: &C<'_>, name: &str) -> wasmtime::Result<()> {
 }
 
 pub(super) fn add_to_linker(linker: &mut Linker<StoreData>, wasm32: bool) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        "ic0",
-        "stable64_size",
-        |mut c: C<'_>| -> wasmtime::Result<u64> {
-            enter(
-                &mut c,
-                "stable64_size",
-                Allowed::Anywhere,
-                overhead::STABLE64_SIZE,
-            )?;
-            Ok(c.data().system.stable.size())
-        },
-    )?;
+    linker.func_wrap("ic0", "stable64_size", |mut c: C<'_>| -> wasmtime::Result<u64> {
+        enter(&mut c, "stable64_size", Allowed::Anywhere, overhead::STABLE64_SIZE)?;
+        Ok(c.data().system.stable.size())
+    })?;
     linker.func_wrap(
         "ic0",
         "stable64_grow",
@@ -86,20 +77,11 @@ pub(super) fn add_to_linker(linker: &mut Linker<StoreData>, wasm32: bool) -> was
         return Ok(());
     }
 
-    linker.func_wrap(
-        "ic0",
-        "stable_size",
-        |mut c: C<'_>| -> wasmtime::Result<u32> {
-            enter(
-                &mut c,
-                "stable_size",
-                Allowed::Anywhere,
-                overhead::STABLE64_SIZE,
-            )?;
-            check_32_bit(&c, "stable_size")?;
-            Ok(c.data().system.stable.size() as u32)
-        },
-    )?;
+    linker.func_wrap("ic0", "stable_size", |mut c: C<'_>| -> wasmtime::Result<u32> {
+        enter(&mut c, "stable_size", Allowed::Anywhere, overhead::STABLE64_SIZE)?;
+        check_32_bit(&c, "stable_size")?;
+        Ok(c.data().system.stable.size() as u32)
+    })?;
     linker.func_wrap(
         "ic0",
         "stable_grow",
@@ -110,33 +92,13 @@ pub(super) fn add_to_linker(linker: &mut Linker<StoreData>, wasm32: bool) -> was
             Ok(old.map_or(u32::MAX, |old| old as u32))
         },
     )?;
-    linker.func_wrap(
-        "ic0",
-        "stable_read",
-        |mut c: C<'_>, dst: u32, offset: u32, size: u32| {
-            check_32_bit(&c, "stable_read")?;
-            read(
-                &mut c,
-                "stable_read",
-                dst.into(),
-                offset.into(),
-                size.into(),
-            )
-        },
-    )?;
-    linker.func_wrap(
-        "ic0",
-        "stable_write",
-        |mut c: C<'_>, offset: u32, src: u32, size: u32| {
-            check_32_bit(&c, "stable_write")?;
-            write(
-                &mut c,
-                "stable_write",
-                offset.into(),
-                src.into(),
-                size.into(),
-            )
-        },
-    )?;
+    linker.func_wrap("ic0", "stable_read", |mut c: C<'_>, dst: u32, offset: u32, size: u32| {
+        check_32_bit(&c, "stable_read")?;
+        read(&mut c, "stable_read", dst.into(), offset.into(), size.into())
+    })?;
+    linker.func_wrap("ic0", "stable_write", |mut c: C<'_>, offset: u32, src: u32, size: u32| {
+        check_32_bit(&c, "stable_write")?;
+        write(&mut c, "stable_write", offset.into(), src.into(), size.into())
+    })?;
     Ok(())
 }

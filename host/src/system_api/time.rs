@@ -11,9 +11,7 @@ const TIMER: Allowed = Allowed::Only(&[Init, PreUpgrade, Update, SystemTask]);
 const CALLS: Allowed = Allowed::Only(&[Update, CompositeQuery, SystemTask]);
 
 fn not_supported(name: &str) -> wasmtime::Error {
-    violation(format!(
-        "\"ic0.{name}\": calls to other canisters are not supported by this host"
-    ))
+    violation(format!("\"ic0.{name}\": calls to other canisters are not supported by this host"))
 }
 
 pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
@@ -25,28 +23,15 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
         "ic0",
         "global_timer_set",
         |mut c: C<'_>, timestamp: u64| -> wasmtime::Result<u64> {
-            enter(
-                &mut c,
-                "global_timer_set",
-                TIMER,
-                overhead::GLOBAL_TIMER_SET,
-            )?;
-            Ok(std::mem::replace(
-                &mut c.data_mut().system.global_timer,
-                timestamp,
-            ))
+            enter(&mut c, "global_timer_set", TIMER, overhead::GLOBAL_TIMER_SET)?;
+            Ok(std::mem::replace(&mut c.data_mut().system.global_timer, timestamp))
         },
     )?;
     linker.func_wrap(
         "ic0",
         "performance_counter",
         |mut c: C<'_>, kind: u32| -> wasmtime::Result<u64> {
-            enter(
-                &mut c,
-                "performance_counter",
-                Allowed::Anywhere,
-                overhead::PERFORMANCE_COUNTER,
-            )?;
+            enter(&mut c, "performance_counter", Allowed::Anywhere, overhead::PERFORMANCE_COUNTER)?;
             match kind {
                 // Instructions of this execution, and of the call context; without
                 // calls to other canisters the two are the same.
@@ -59,34 +44,18 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
     )?;
 
     linker.func_wrap("ic0", "debug_print", |mut c: C<'_>, src: I, size: I| {
-        enter(
-            &mut c,
-            "debug_print",
-            Allowed::Anywhere,
-            overhead::DEBUG_PRINT + size.to_u64(),
-        )?;
+        enter(&mut c, "debug_print", Allowed::Anywhere, overhead::DEBUG_PRINT + size.to_u64())?;
         let bytes = read_heap(&mut c, src.to_u64(), size.to_u64())?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         tracing::debug!(target: "canister", "{text}");
         c.data_mut().message.debug_output.push(text);
         Ok(())
     })?;
-    linker.func_wrap(
-        "ic0",
-        "trap",
-        |mut c: C<'_>, src: I, size: I| -> wasmtime::Result<()> {
-            enter(
-                &mut c,
-                "trap",
-                Allowed::Anywhere,
-                overhead::TRAP + size.to_u64(),
-            )?;
-            let bytes = read_heap(&mut c, src.to_u64(), size.to_u64())?;
-            Err(wasmtime::Error::new(Trap::Explicit(
-                String::from_utf8_lossy(&bytes).into_owned(),
-            )))
-        },
-    )?;
+    linker.func_wrap("ic0", "trap", |mut c: C<'_>, src: I, size: I| -> wasmtime::Result<()> {
+        enter(&mut c, "trap", Allowed::Anywhere, overhead::TRAP + size.to_u64())?;
+        let bytes = read_heap(&mut c, src.to_u64(), size.to_u64())?;
+        Err(wasmtime::Error::new(Trap::Explicit(String::from_utf8_lossy(&bytes).into_owned())))
+    })?;
 
     linker.func_wrap(
         "ic0",
@@ -133,23 +102,14 @@ pub(super) fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>) -> wasmtime:
         "ic0",
         "call_with_best_effort_response",
         |mut c: C<'_>, _t: u32| -> wasmtime::Result<()> {
-            enter(
-                &mut c,
-                "call_with_best_effort_response",
-                CALLS,
-                overhead::CALL_NEW,
-            )?;
+            enter(&mut c, "call_with_best_effort_response", CALLS, overhead::CALL_NEW)?;
             Err(not_supported("call_with_best_effort_response"))
         },
     )?;
-    linker.func_wrap(
-        "ic0",
-        "call_perform",
-        |mut c: C<'_>| -> wasmtime::Result<u32> {
-            enter(&mut c, "call_perform", CALLS, overhead::CALL_NEW)?;
-            Err(not_supported("call_perform"))
-        },
-    )?;
+    linker.func_wrap("ic0", "call_perform", |mut c: C<'_>| -> wasmtime::Result<u32> {
+        enter(&mut c, "call_perform", CALLS, overhead::CALL_NEW)?;
+        Err(not_supported("call_perform"))
+    })?;
     Ok(())
 }
 

@@ -7,34 +7,19 @@ use canister_host::{
 };
 
 fn host() -> Host {
-    let limits = Limits {
-        update: 50_000_000,
-        query: 20_000_000,
-        install: 100_000_000,
-    };
-    Host::new(HostConfig {
-        limits,
-        ..HostConfig::default()
-    })
-    .unwrap()
+    let limits = Limits { update: 50_000_000, query: 20_000_000, install: 100_000_000 };
+    Host::new(HostConfig { limits, ..HostConfig::default() }).unwrap()
 }
 
 fn env(time: u64) -> MessageEnv {
-    MessageEnv {
-        caller: vec![4],
-        time,
-    }
+    MessageEnv { caller: vec![4], time }
 }
 
 /// A counter in the heap (address 100), saved to stable memory by
 /// `canister_pre_upgrade` and restored by `canister_post_upgrade`. `extra`
 /// is spliced into the module to make variants.
 fn counter(extra: &str, post_upgrade_traps: bool) -> Vec<u8> {
-    let trap = if post_upgrade_traps {
-        "unreachable"
-    } else {
-        ""
-    };
+    let trap = if post_upgrade_traps { "unreachable" } else { "" };
     wat::parse_str(format!(
         r#"(module
           (import "ic0" "msg_reply" (func $reply))
@@ -77,9 +62,7 @@ fn read(canister: &mut Canister) -> u32 {
 
 fn install(host: &Host) -> Canister {
     let module = host.compile(&counter("", false)).unwrap();
-    Canister::install(host, module, CanisterSettings::default(), &[], &env(1_000))
-        .unwrap()
-        .0
+    Canister::install(host, module, CanisterSettings::default(), &[], &env(1_000)).unwrap().0
 }
 
 #[test]
@@ -90,16 +73,8 @@ fn inspect_message_decides_whether_an_update_runs() {
     let refused = canister.update("bump", &[], &env(2_000)).unwrap_err();
     assert!(matches!(refused, CallError::Refused(_)), "{refused:?}");
     assert_eq!(read(&mut canister), 0);
-    assert_eq!(
-        canister.cycles(),
-        balance,
-        "a refused message costs nothing"
-    );
-    canister
-        .update("bump", &[1], &env(2_000))
-        .unwrap()
-        .reply()
-        .unwrap();
+    assert_eq!(canister.cycles(), balance, "a refused message costs nothing");
+    canister.update("bump", &[1], &env(2_000)).unwrap().reply().unwrap();
     assert_eq!(read(&mut canister), 1);
 }
 
@@ -128,24 +103,14 @@ fn an_upgrade_keeps_stable_memory_and_runs_the_new_code() {
     }
     let version = canister.version();
     let new = host
-        .compile(&counter(
-            r#"(func (export "canister_query hello") (call $reply))"#,
-            false,
-        ))
+        .compile(&counter(r#"(func (export "canister_query hello") (call $reply))"#, false))
         .unwrap();
     canister.upgrade(&host, new, &[], &env(3_000)).unwrap();
     // The heap was reset and refilled from stable memory by post_upgrade.
     assert_eq!(read(&mut canister), 3);
-    assert!(
-        canister.query("hello", &[], &env(0)).is_ok(),
-        "the new method exists"
-    );
+    assert!(canister.query("hello", &[], &env(0)).is_ok(), "the new method exists");
     assert_eq!(canister.version(), version + 1);
-    assert_eq!(
-        canister.global_timer_deadline(),
-        0,
-        "an upgrade deactivates the timer"
-    );
+    assert_eq!(canister.global_timer_deadline(), 0, "an upgrade deactivates the timer");
 }
 
 #[test]
@@ -157,23 +122,11 @@ fn a_failed_upgrade_leaves_the_old_canister_untouched() {
     let stable = canister.stable_memory().to_vec();
 
     let broken = host.compile(&counter("", true)).unwrap();
-    let error = canister
-        .upgrade(&host, broken, &[], &env(3_000))
-        .unwrap_err();
-    assert!(
-        matches!(error, UpgradeError::PostUpgradeTrapped(Trap::Wasm(_))),
-        "{error:?}"
-    );
+    let error = canister.upgrade(&host, broken, &[], &env(3_000)).unwrap_err();
+    assert!(matches!(error, UpgradeError::PostUpgradeTrapped(Trap::Wasm(_))), "{error:?}");
     assert_eq!(canister.heap(), &heap[..]);
-    assert_eq!(
-        canister.stable_memory().to_vec(),
-        stable,
-        "pre_upgrade's write was undone"
-    );
-    assert!(
-        canister.query("hello", &[], &env(0)).is_err(),
-        "still the old code"
-    );
+    assert_eq!(canister.stable_memory().to_vec(), stable, "pre_upgrade's write was undone");
+    assert!(canister.query("hello", &[], &env(0)).is_err(), "still the old code");
     assert_eq!(read(&mut canister), 1);
     canister.update("bump", &[1], &env(4_000)).unwrap();
     assert_eq!(read(&mut canister), 2);
@@ -193,10 +146,7 @@ fn a_trapping_pre_upgrade_refuses_the_upgrade() {
         Canister::install(&host, module, CanisterSettings::default(), &[], &env(0)).unwrap();
     let new = host.compile(&counter("", false)).unwrap();
     let error = canister.upgrade(&host, new, &[], &env(1)).unwrap_err();
-    assert!(
-        matches!(error, UpgradeError::PreUpgradeTrapped(_)),
-        "{error:?}"
-    );
+    assert!(matches!(error, UpgradeError::PreUpgradeTrapped(_)), "{error:?}");
     assert!(canister.query("ping", &[], &env(2)).is_ok());
 }
 
@@ -219,15 +169,10 @@ fn updates_pay_cycles_and_queries_are_free() {
 fn a_canister_out_of_cycles_refuses_updates() {
     let host = host();
     let module = host.compile(&counter("", false)).unwrap();
-    let settings = CanisterSettings {
-        cycles: 1_000_000,
-        ..CanisterSettings::default()
-    };
+    let settings = CanisterSettings { cycles: 1_000_000, ..CanisterSettings::default() };
     let (mut canister, _) = Canister::install(&host, module, settings, &[], &env(0)).unwrap();
     let error = canister.update("bump", &[1], &env(1)).unwrap_err();
-    let CallError::OutOfCycles { balance, needed } = error else {
-        panic!("{error:?}")
-    };
+    let CallError::OutOfCycles { balance, needed } = error else { panic!("{error:?}") };
     assert!(balance < needed);
     assert_eq!(read(&mut canister), 0);
     // Queries still work.

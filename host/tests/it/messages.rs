@@ -71,34 +71,18 @@ const COUNTER: &str = r#"
 "#;
 
 fn env() -> MessageEnv {
-    MessageEnv {
-        caller: vec![4],
-        time: 1_700_000_000_000_000_000,
-    }
+    MessageEnv { caller: vec![4], time: 1_700_000_000_000_000_000 }
 }
 
 /// Limits low enough that running out of instructions is quick to test.
-const LIMITS: Limits = Limits {
-    update: 50_000_000,
-    query: 20_000_000,
-    install: 100_000_000,
-};
+const LIMITS: Limits = Limits { update: 50_000_000, query: 20_000_000, install: 100_000_000 };
 
 fn install(arg: u32) -> Canister {
-    let host = Host::new(HostConfig {
-        limits: LIMITS,
-        ..HostConfig::default()
-    })
-    .unwrap();
+    let host = Host::new(HostConfig { limits: LIMITS, ..HostConfig::default() }).unwrap();
     let module = host.compile(&wat::parse_str(COUNTER).unwrap()).unwrap();
-    let (canister, execution) = Canister::install(
-        &host,
-        module,
-        CanisterSettings::default(),
-        &arg.to_le_bytes(),
-        &env(),
-    )
-    .unwrap();
+    let (canister, execution) =
+        Canister::install(&host, module, CanisterSettings::default(), &arg.to_le_bytes(), &env())
+            .unwrap();
     assert_eq!(execution.result, Ok(None));
     canister
 }
@@ -132,25 +116,14 @@ fn a_trap_discards_heap_globals_and_stable_memory() {
 
     for method in ["bump_then_trap", "bump_then_unreachable"] {
         let execution = canister.update(method, &[], &env()).unwrap();
-        assert!(
-            execution.result.is_err(),
-            "{method}: {:?}",
-            execution.result
-        );
+        assert!(execution.result.is_err(), "{method}: {:?}", execution.result);
         assert_eq!(read(&mut canister), (1, 1, 1), "{method} left a trace");
     }
-    let trap = canister
-        .update("bump_then_trap", &[], &env())
-        .unwrap()
-        .result
-        .unwrap_err();
+    let trap = canister.update("bump_then_trap", &[], &env()).unwrap().result.unwrap_err();
     assert_eq!(trap, Trap::Explicit("boom".into()));
     assert_eq!(canister.heap(), &heap_before[..]);
     // The canister keeps serving.
-    assert_eq!(
-        counters(&canister.update("bump", &[], &env()).unwrap()),
-        (2, 2, 2)
-    );
+    assert_eq!(counters(&canister.update("bump", &[], &env()).unwrap()), (2, 2, 2));
 }
 
 #[test]
@@ -159,45 +132,28 @@ fn a_trap_after_growing_memory_restores_the_old_sizes() {
     canister.update("bump", &[], &env()).unwrap();
     let heap_size = canister.heap().len();
     let execution = canister.update("grow_bump_trap", &[], &env()).unwrap();
-    assert!(
-        matches!(execution.result, Err(Trap::Wasm(_))),
-        "{:?}",
-        execution.result
-    );
+    assert!(matches!(execution.result, Err(Trap::Wasm(_))), "{:?}", execution.result);
     assert_eq!(canister.heap().len(), heap_size);
     assert_eq!(canister.stable_memory().size(), 1);
     assert_eq!(read(&mut canister), (1, 1, 1));
-    assert_eq!(
-        counters(&canister.update("bump", &[], &env()).unwrap()),
-        (2, 2, 2)
-    );
+    assert_eq!(counters(&canister.update("bump", &[], &env()).unwrap()), (2, 2, 2));
 }
 
 #[test]
 fn running_out_of_instructions_is_a_trap_that_changes_nothing() {
     let mut canister = install(0);
     let execution = canister.update("bump_then_spin", &[], &env()).unwrap();
-    assert_eq!(
-        execution.result,
-        Err(Trap::OutOfInstructions(LIMITS.update))
-    );
+    assert_eq!(execution.result, Err(Trap::OutOfInstructions(LIMITS.update)));
     assert_eq!(execution.instructions, LIMITS.update);
     assert_eq!(read(&mut canister), (0, 0, 0));
-    assert_eq!(
-        counters(&canister.update("bump", &[], &env()).unwrap()),
-        (1, 1, 1)
-    );
+    assert_eq!(counters(&canister.update("bump", &[], &env()).unwrap()), (1, 1, 1));
 }
 
 #[test]
 fn queries_never_change_state() {
     let mut canister = install(7);
     let execution = canister.query("bump_query", &[], &env()).unwrap();
-    assert_eq!(
-        counters(&execution),
-        (8, 1, 1),
-        "the query sees its own changes"
-    );
+    assert_eq!(counters(&execution), (8, 1, 1), "the query sees its own changes");
     assert_eq!(read(&mut canister), (7, 0, 0), "but they are discarded");
 }
 
@@ -220,11 +176,7 @@ fn a_reject_is_a_response_and_keeps_changes() {
 #[test]
 fn replying_twice_traps() {
     let mut canister = install(0);
-    let trap = canister
-        .update("reply_twice", &[], &env())
-        .unwrap()
-        .result
-        .unwrap_err();
+    let trap = canister.update("reply_twice", &[], &env()).unwrap().result.unwrap_err();
     assert!(
         matches!(&trap, Trap::ContractViolation(m) if m.contains("already been replied")),
         "{trap}"
@@ -243,11 +195,7 @@ fn an_update_that_does_not_reply_commits_and_reports_no_reply() {
 #[test]
 fn out_of_bounds_copies_trap() {
     let mut canister = install(0);
-    let trap = canister
-        .update("bad_copy", &[1, 2, 3], &env())
-        .unwrap()
-        .result
-        .unwrap_err();
+    let trap = canister.update("bad_copy", &[1, 2, 3], &env()).unwrap().result.unwrap_err();
     assert!(
         matches!(&trap, Trap::ContractViolation(m) if m.contains("argument out of bounds")),
         "{trap}"
@@ -257,16 +205,8 @@ fn out_of_bounds_copies_trap() {
 #[test]
 fn time_is_what_the_message_says() {
     let mut canister = install(0);
-    let env = MessageEnv {
-        caller: vec![],
-        time: 123_456_789,
-    };
-    let bytes = canister
-        .update("time", &[], &env)
-        .unwrap()
-        .reply()
-        .unwrap()
-        .to_vec();
+    let env = MessageEnv { caller: vec![], time: 123_456_789 };
+    let bytes = canister.update("time", &[], &env).unwrap().reply().unwrap().to_vec();
     assert_eq!(u64::from_le_bytes(bytes.try_into().unwrap()), 123_456_789);
 }
 

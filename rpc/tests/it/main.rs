@@ -15,11 +15,7 @@ use canister_host::HostConfig;
 
 /// A node with the default development chain, and its accounts' keys.
 pub fn start() -> (Node, Vec<PrivateKeySigner>) {
-    let chain = DevChain {
-        accounts: 3,
-        timestamp: 1_700_000_000,
-        ..DevChain::default()
-    };
+    let chain = DevChain { accounts: 3, timestamp: 1_700_000_000, ..DevChain::default() };
     let signers = chain.signers();
     let config = NodeConfig {
         genesis: chain.genesis(&signers),
@@ -28,10 +24,7 @@ pub fn start() -> (Node, Vec<PrivateKeySigner>) {
             ..HostConfig::default()
         },
     };
-    (
-        Node::start(canister_evm::CANISTER_WASM, config).unwrap(),
-        signers,
-    )
+    (Node::start(canister_evm::CANISTER_WASM, config).unwrap(), signers)
 }
 
 /// A signed EIP-1559 transaction.
@@ -58,11 +51,5 @@ pub fn signed(
 }
 
 pub fn transfer(signer: &PrivateKeySigner, nonce: u64) -> Vec<u8> {
-    signed(
-        signer,
-        nonce,
-        TxKind::Call(Address::repeat_byte(0x42)),
-        U256::from(1),
-        vec![],
-    )
+    signed(signer, nonce, TxKind::Call(Address::repeat_byte(0x42)), U256::from(1), vec![])
 }

@@ -11,20 +11,14 @@ fn every_transaction_costs_wasm_instructions() {
     assert!(node.install_instructions() > 0);
     let mut costs = Vec::new();
     for nonce in 0..3 {
-        let submitted = node
-            .send_raw_transaction(&transfer(&signers[0], nonce))
-            .unwrap()
-            .unwrap();
+        let submitted = node.send_raw_transaction(&transfer(&signers[0], nonce)).unwrap().unwrap();
         assert!(submitted.result.success);
         costs.push(submitted.instructions);
     }
     // Signature recovery alone is millions of wasm instructions.
     assert!(costs.iter().all(|&c| c > 1_000_000), "{costs:?}");
-    let balance = node
-        .account(Address::repeat_byte(0x42).into(), BlockTag::Latest)
-        .unwrap()
-        .unwrap()
-        .balance;
+    let balance =
+        node.account(Address::repeat_byte(0x42).into(), BlockTag::Latest).unwrap().unwrap().balance;
     assert_eq!(balance.0, U256::from(3));
 }
 
@@ -57,25 +51,11 @@ fn instruction_counts_are_deterministic_across_nodes() {
 #[test]
 fn refused_transactions_are_typed_errors_and_change_nothing() {
     let (mut node, signers) = start();
-    node.send_raw_transaction(&transfer(&signers[0], 0))
-        .unwrap()
-        .unwrap();
+    node.send_raw_transaction(&transfer(&signers[0], 0)).unwrap().unwrap();
     let before = node.chain_info().unwrap();
-    let error = node
-        .send_raw_transaction(&transfer(&signers[0], 0))
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(
-        error,
-        TxError::NonceTooLow {
-            expected: 1,
-            got: 0
-        }
-    );
-    let error = node
-        .send_raw_transaction(b"\x02garbage")
-        .unwrap()
-        .unwrap_err();
+    let error = node.send_raw_transaction(&transfer(&signers[0], 0)).unwrap().unwrap_err();
+    assert_eq!(error, TxError::NonceTooLow { expected: 1, got: 0 });
+    let error = node.send_raw_transaction(b"\x02garbage").unwrap().unwrap_err();
     assert!(matches!(error, TxError::Malformed(_)), "{error:?}");
     assert_eq!(node.chain_info().unwrap(), before);
 }

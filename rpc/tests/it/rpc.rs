@@ -9,30 +9,19 @@ use jsonrpsee::rpc_params;
 
 use crate::{start, transfer};
 
-fn module() -> (
-    jsonrpsee::RpcModule<()>,
-    Vec<alloy_signer_local::PrivateKeySigner>,
-) {
+fn module() -> (jsonrpsee::RpcModule<()>, Vec<alloy_signer_local::PrivateKeySigner>) {
     let (node, signers) = start();
     let accounts = signers.iter().map(|s| s.address()).collect();
-    (
-        rpc_module(NodeHandle::new(node, accounts)).unwrap(),
-        signers,
-    )
+    (rpc_module(NodeHandle::new(node, accounts)).unwrap(), signers)
 }
 
 #[tokio::test]
 async fn a_receipt_has_what_clients_need() {
     let (module, signers) = module();
     let raw = alloy_primitives::hex::encode_prefixed(transfer(&signers[0], 0));
-    let hash: B256 = module
-        .call("eth_sendRawTransaction", rpc_params![raw])
-        .await
-        .unwrap();
-    let receipt: serde_json::Value = module
-        .call("eth_getTransactionReceipt", rpc_params![hash])
-        .await
-        .unwrap();
+    let hash: B256 = module.call("eth_sendRawTransaction", rpc_params![raw]).await.unwrap();
+    let receipt: serde_json::Value =
+        module.call("eth_getTransactionReceipt", rpc_params![hash]).await.unwrap();
     for field in [
         "cumulativeGasUsed",
         "effectiveGasPrice",
@@ -44,20 +33,15 @@ async fn a_receipt_has_what_clients_need() {
         "transactionIndex",
         "type",
     ] {
-        assert!(
-            receipt.get(field).is_some(),
-            "receipt lacks {field}: {receipt}"
-        );
+        assert!(receipt.get(field).is_some(), "receipt lacks {field}: {receipt}");
     }
     let receipt: TransactionReceipt = serde_json::from_value(receipt).unwrap();
     assert_eq!(receipt.gas_used, 21_000);
     assert_eq!(receipt.from, signers[0].address());
     assert_eq!(receipt.to, Some(Address::repeat_byte(0x42)));
 
-    let block: Block = module
-        .call("eth_getBlockByNumber", rpc_params!["latest", true])
-        .await
-        .unwrap();
+    let block: Block =
+        module.call("eth_getBlockByNumber", rpc_params!["latest", true]).await.unwrap();
     assert_eq!(block.header.hash, receipt.block_hash.unwrap());
     assert_eq!(block.header.hash, block.header.inner.hash_slow());
     assert!(block.header.base_fee_per_gas.is_some());
@@ -76,19 +60,12 @@ async fn a_custom_error_revert_is_code_3_with_data() {
         .call::<_, serde_json::Value>("eth_call", rpc_params![call.clone()])
         .await
         .unwrap_err();
-    let MethodsError::JsonRpc(error) = error else {
-        panic!("{error:?}")
-    };
+    let MethodsError::JsonRpc(error) = error else { panic!("{error:?}") };
     assert_eq!(error.code(), 3);
     assert_eq!(error.message(), "execution reverted");
     assert_eq!(error.data().unwrap().get(), "\"0xdeadbeef\"");
-    let error = module
-        .call::<_, U64>("eth_estimateGas", rpc_params![call])
-        .await
-        .unwrap_err();
-    let MethodsError::JsonRpc(error) = error else {
-        panic!("{error:?}")
-    };
+    let error = module.call::<_, U64>("eth_estimateGas", rpc_params![call]).await.unwrap_err();
+    let MethodsError::JsonRpc(error) = error else { panic!("{error:?}") };
     assert_eq!(error.code(), 3);
 }
 
@@ -96,26 +73,15 @@ async fn a_custom_error_revert_is_code_3_with_data() {
 async fn nonce_errors_use_geths_wording() {
     let (module, signers) = module();
     let raw = alloy_primitives::hex::encode_prefixed(transfer(&signers[0], 0));
-    let _: B256 = module
-        .call("eth_sendRawTransaction", rpc_params![raw.clone()])
-        .await
-        .unwrap();
-    let error = module
-        .call::<_, B256>("eth_sendRawTransaction", rpc_params![raw])
-        .await
-        .unwrap_err();
-    let MethodsError::JsonRpc(error) = error else {
-        panic!("{error:?}")
-    };
+    let _: B256 = module.call("eth_sendRawTransaction", rpc_params![raw.clone()]).await.unwrap();
+    let error =
+        module.call::<_, B256>("eth_sendRawTransaction", rpc_params![raw]).await.unwrap_err();
+    let MethodsError::JsonRpc(error) = error else { panic!("{error:?}") };
     assert_eq!(error.code(), -32000);
     assert_eq!(error.message(), "nonce too low: next nonce 1, tx nonce 0");
     let future = alloy_primitives::hex::encode_prefixed(transfer(&signers[0], 5));
-    let error = module
-        .call::<_, B256>("eth_sendRawTransaction", rpc_params![future])
-        .await
-        .unwrap_err();
-    let MethodsError::JsonRpc(error) = error else {
-        panic!("{error:?}")
-    };
+    let error =
+        module.call::<_, B256>("eth_sendRawTransaction", rpc_params![future]).await.unwrap_err();
+    let MethodsError::JsonRpc(error) = error else { panic!("{error:?}") };
     assert_eq!(error.message(), "nonce too high: next nonce 1, tx nonce 5");
 }
