@@ -17,7 +17,7 @@ use wasmtime::{Store, Val};
 use crate::costs::{self, Limits};
 use crate::engine::{CanisterModule, Host};
 use crate::fees::FEES;
-use crate::memory::{HeapImage, StableMemory, WASM_PAGE_SIZE};
+use crate::memory::{HEAP_SPACE, HeapImage, PageDigest, StableMemory, WASM_PAGE_SIZE};
 use crate::system_api::{Context, MessageState, Response, StoreData, SystemState, Trap};
 use crate::{CallError, InstallError, UpgradeError};
 
@@ -84,6 +84,136 @@ impl Execution {
 struct Committed {
     heap: HeapImage,
     globals: Vec<Val>,
+    /// Digests of heap and stable memory, if state hashing is on.
+    digests: Option<(PageDigest, PageDigest)>,
+}
+
+/// What [`Canister::state_hash`] covers.
+struct HashedState {
+    heap: PageDigest,
+    heap_len: usize,
+    stable: PageDigest,
+    stable_pages: u64,
+    cycles: u128,
+    global_timer: u64,
+    certified_data: Vec<u8>,
+    version: u64,
+    globals: Vec<Val>,
+}
+
+impl HashedState {
+    fn hash(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.heap.to_bytes());
+        hasher.update((self.heap_len as u64).to_le_bytes());
+        hasher.update(self.stable.to_bytes());
+        hasher.update(self.stable_pages.to_le_bytes());
+        hasher.update(self.cycles.to_le_bytes());
+        hasher.update(self.global_timer.to_le_bytes());
+        hasher.update((self.certified_data.len() as u64).to_le_bytes());
+        hasher.update(&self.certified_data);
+        hasher.update(self.version.to_le_bytes());
+        for global in &self.globals {
+            match global {
+                Val::I32(v) => hasher.update(v.to_le_bytes()),
+                Val::I64(v) => hasher.update(v.to_le_bytes()),
+                Val::F32(v) => hasher.update(v.to_le_bytes()),
+                Val::F64(v) => hasher.update(v.to_le_bytes()),
+                Val::V128(v) => hasher.update(v.as_u128().to_le_bytes()),
+                // Canisters cannot have reference-typed mutable globals
+                // that matter here; their identity is not state.
+                _ => hasher.update([0xff]),
+            }
+        }
+        hasher.finalize().into()
+    }
+}
+
+/// What a message saved to restore the system state if it is discarded.
+struct Saved {
+    cycles: u128,
+    global_timer: u64,
+    certified_data: Vec<u8>,
+}
+
+/// An update that ran but is neither committed nor discarded yet, so that a
+/// caller can compare it with another engine's run first.
+pub struct Pending<'a> {
+    canister: &'a mut Canister,
+    execution: Execution,
+    context: Context,
+    saved: Saved,
+    /// Cycles for receiving the message, charged with the execution.
+    ingress: u128,
+}
+
+impl Pending<'_> {
+    pub fn execution(&self) -> &Execution {
+        &self.execution
+    }
+
+    /// The state hash the canister will have after [`Pending::commit`]
+    /// (`None` unless the host tracks state).
+    pub fn state_hash(&mut self) -> Option<[u8; 32]> {
+        let (heap, stable) = self.canister.committed.digests?;
+        let cost = self.ingress + self.canister.execution_cost(&self.execution);
+        let keep = self.keeps_changes();
+        let canister = &mut *self.canister;
+        let system = &canister.store.data().system;
+        let state = if keep {
+            let bump = u64::from(matches!(self.context, Context::Update | Context::SystemTask));
+            HashedState {
+                heap: canister.committed.heap.digest_after(canister.live_heap(), heap),
+                heap_len: canister.live_heap().len(),
+                stable: system.stable.digest_after(stable),
+                stable_pages: system.stable.size(),
+                cycles: system.cycles.saturating_sub(cost),
+                global_timer: system.global_timer,
+                certified_data: system.certified_data.clone(),
+                version: system.version + bump,
+                globals: canister.read_globals(),
+            }
+        } else {
+            HashedState {
+                heap,
+                heap_len: canister.committed.heap.len(),
+                stable,
+                stable_pages: system.stable.size_before_message(),
+                cycles: self.saved.cycles.saturating_sub(cost),
+                global_timer: self.saved.global_timer,
+                certified_data: self.saved.certified_data.clone(),
+                version: system.version,
+                globals: canister.committed.globals.clone(),
+            }
+        };
+        Some(state.hash())
+    }
+
+    fn keeps_changes(&self) -> bool {
+        self.execution.result.is_ok() && self.context.keeps_changes()
+    }
+
+    /// Commits the message if it succeeded (else discards it) and charges
+    /// its cycles.
+    pub fn commit(self) -> Execution {
+        let keep = self.keeps_changes();
+        self.finish(keep, true)
+    }
+
+    /// Discards everything the message did; it costs nothing.
+    pub fn discard(self) -> Execution {
+        self.finish(false, false)
+    }
+
+    fn finish(self, keep: bool, charge: bool) -> Execution {
+        let Pending { canister, mut execution, context, saved, ingress } = self;
+        canister.finish(context, keep, saved);
+        if charge {
+            canister.charge(&mut execution, ingress);
+        }
+        execution
+    }
 }
 
 /// An installed canister.
@@ -136,11 +266,16 @@ impl Canister {
             store,
             instance,
             module,
-            committed: Committed { heap: HeapImage::default(), globals: Vec::new() },
+            committed: Committed { heap: HeapImage::default(), globals: Vec::new(), digests: None },
             limits,
         };
         canister.committed.heap = HeapImage::new(canister.live_heap().to_vec());
         canister.committed.globals = canister.read_globals();
+        if host.tracks_state() {
+            let heap = PageDigest::of(HEAP_SPACE, canister.committed.heap.bytes());
+            let stable = canister.store.data().system.stable.digest();
+            canister.committed.digests = Some((heap, stable));
+        }
         Ok(canister)
     }
 
@@ -226,6 +361,17 @@ impl Canister {
         arg: &[u8],
         env: &MessageEnv,
     ) -> Result<Execution, CallError> {
+        Ok(self.update_pending(method, arg, env)?.commit())
+    }
+
+    /// Runs an update like [`Canister::update`] but leaves committing (or
+    /// discarding) it to the caller.
+    pub fn update_pending(
+        &mut self,
+        method: &str,
+        arg: &[u8],
+        env: &MessageEnv,
+    ) -> Result<Pending<'_>, CallError> {
         if arg.len() > costs::MAX_INGRESS_BYTES {
             return Err(CallError::ArgumentTooLarge {
                 size: arg.len(),
@@ -250,9 +396,9 @@ impl Canister {
         if self.module.exports("canister_inspect_message") {
             self.inspect(method, arg, env)?;
         }
-        let mut execution = self.execute(context, &export, method, arg, env, self.limits.update);
-        self.charge(&mut execution, ingress);
-        Ok(execution)
+        let (execution, _, saved) =
+            self.start(context, &export, method, arg, env, self.limits.update);
+        Ok(Pending { canister: self, execution, context, saved, ingress })
     }
 
     /// Runs `canister_inspect_message`; the message proceeds only if it
@@ -331,9 +477,13 @@ impl Canister {
         Some(execution)
     }
 
+    fn execution_cost(&self, execution: &Execution) -> u128 {
+        FEES.execution_cost(execution.instructions, self.module.wasm64())
+    }
+
     /// Deducts what `execution` costs, plus `extra` cycles, from the balance.
     fn charge(&mut self, execution: &mut Execution, extra: u128) {
-        let cost = extra + FEES.execution_cost(execution.instructions, self.module.wasm64());
+        let cost = extra + self.execution_cost(execution);
         let system = &mut self.store.data_mut().system;
         let paid = cost.min(system.cycles);
         system.cycles -= paid;
@@ -367,6 +517,26 @@ impl Canister {
     /// When the global timer fires, in nanoseconds; 0 if it is not set.
     pub fn global_timer_deadline(&self) -> u64 {
         self.store.data().system.global_timer
+    }
+
+    /// A hash of everything the canister's future depends on: heap, mutable
+    /// globals, stable memory and system state. `None` unless the host was
+    /// configured to track state (it costs two page hashes per changed page).
+    pub fn state_hash(&self) -> Option<[u8; 32]> {
+        let (heap, stable) = self.committed.digests?;
+        let system = &self.store.data().system;
+        let state = HashedState {
+            heap,
+            heap_len: self.committed.heap.len(),
+            stable,
+            stable_pages: system.stable.size(),
+            cycles: system.cycles,
+            global_timer: system.global_timer,
+            certified_data: system.certified_data.clone(),
+            version: system.version,
+            globals: self.committed.globals.clone(),
+        };
+        Some(state.hash())
     }
 
     fn live_heap(&self) -> &[u8] {
@@ -421,6 +591,22 @@ impl Canister {
         env: &MessageEnv,
         limit: u64,
     ) -> (Execution, bool) {
+        let (execution, accepted, saved) = self.start(context, export, method, arg, env, limit);
+        let keep = execution.result.is_ok() && context.keeps_changes();
+        self.finish(context, keep, saved);
+        (execution, accepted)
+    }
+
+    /// Runs `export`, leaving its effects in the live instance.
+    fn start(
+        &mut self,
+        context: Context,
+        export: &str,
+        method: &str,
+        arg: &[u8],
+        env: &MessageEnv,
+        limit: u64,
+    ) -> (Execution, bool, Saved) {
         let func = self
             .instance
             .get_typed_func::<(), ()>(&mut self.store, export)
@@ -436,8 +622,11 @@ impl Canister {
             ..MessageState::default()
         };
         data.system.stable.begin();
-        let saved =
-            (data.system.cycles, data.system.global_timer, data.system.certified_data.clone());
+        let saved = Saved {
+            cycles: data.system.cycles,
+            global_timer: data.system.global_timer,
+            certified_data: data.system.certified_data.clone(),
+        };
         self.store.set_fuel(limit).expect("fuel is enabled");
 
         let outcome = func.call(&mut self.store, ());
@@ -447,17 +636,6 @@ impl Canister {
             Ok(()) => Ok(message.response),
             Err(error) => Err(classify(error, limit)),
         };
-        if result.is_ok() && context.keeps_changes() {
-            self.commit();
-            if matches!(context, Context::Update | Context::SystemTask) {
-                self.store.data_mut().system.version += 1;
-            }
-        } else {
-            let system = &mut self.store.data_mut().system;
-            (system.cycles, system.global_timer, system.certified_data) = saved;
-            system.stable.rollback();
-            self.restore_committed();
-        }
         let execution = Execution {
             result,
             instructions: limit - remaining,
@@ -465,10 +643,33 @@ impl Canister {
             stable_bytes_written: message.stable_bytes_written,
             debug_output: message.debug_output,
         };
-        (execution, message.accepted)
+        (execution, message.accepted, saved)
+    }
+
+    /// Commits (`keep`) or discards what the message started by
+    /// [`Canister::start`] did.
+    fn finish(&mut self, context: Context, keep: bool, saved: Saved) {
+        if keep {
+            self.commit();
+            if matches!(context, Context::Update | Context::SystemTask) {
+                self.store.data_mut().system.version += 1;
+            }
+        } else {
+            let system = &mut self.store.data_mut().system;
+            system.cycles = saved.cycles;
+            system.global_timer = saved.global_timer;
+            system.certified_data = saved.certified_data;
+            system.stable.rollback();
+            self.restore_committed();
+        }
     }
 
     fn commit(&mut self) {
+        if let Some((heap, stable)) = self.committed.digests {
+            let heap = self.committed.heap.digest_after(self.live_heap(), heap);
+            let stable = self.store.data().system.stable.digest_after(stable);
+            self.committed.digests = Some((heap, stable));
+        }
         self.store.data_mut().system.stable.commit();
         let live = match self.store.data().memory {
             Some(memory) => memory.data(&self.store),

@@ -35,6 +35,10 @@ pub struct HostConfig {
     pub cache_dir: Option<PathBuf>,
     /// Instruction limits per message.
     pub limits: Limits,
+    /// Keep a hash of every canister's state up to date
+    /// ([`crate::Canister::state_hash`]); costs two page hashes per page a
+    /// message changes.
+    pub track_state: bool,
 }
 
 /// An engine and the System API linked for one kind of module.
@@ -74,6 +78,10 @@ impl Host {
 
     pub fn limits(&self) -> Limits {
         self.config.limits
+    }
+
+    pub fn tracks_state(&self) -> bool {
+        self.config.track_state
     }
 
     /// Prepares a canister module for installation: instruments, compiles

@@ -43,7 +43,7 @@ pub mod metering;
 pub mod system_api;
 pub mod validation;
 
-pub use canister::{Canister, CanisterSettings, Execution, MessageEnv};
+pub use canister::{Canister, CanisterSettings, Execution, MessageEnv, Pending};
 pub use engine::{CanisterModule, Compiler, Host, HostConfig};
 pub use system_api::{Context, Response, Trap};
 

@@ -19,6 +19,59 @@ pub const PAGE_SIZE: usize = 4096;
 /// Size of a wasm page (the unit of `memory.grow` and `stable64_grow`).
 pub const WASM_PAGE_SIZE: u64 = 65536;
 const PAGES_PER_WASM_PAGE: usize = WASM_PAGE_SIZE as usize / PAGE_SIZE;
+const ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+
+/// A hash of a set of pages that can be updated page by page: the wrapping
+/// sum of SHA-256(space, index, content) over all non-zero pages. Changing a
+/// page costs two page hashes, whatever the size of the memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageDigest {
+    lanes: [u64; 4],
+}
+
+impl PageDigest {
+    fn page_hash(space: u8, index: usize, page: &[u8]) -> [u64; 4] {
+        use sha2::{Digest, Sha256};
+        if page == ZERO_PAGE {
+            return [0; 4];
+        }
+        let mut hasher = Sha256::new();
+        hasher.update([space]);
+        hasher.update((index as u64).to_le_bytes());
+        hasher.update(page);
+        let hash = hasher.finalize();
+        std::array::from_fn(|i| u64::from_le_bytes(hash[i * 8..i * 8 + 8].try_into().unwrap()))
+    }
+
+    /// Replaces `old` by `new` as the content of page `index` of `space`.
+    pub fn replace(&mut self, space: u8, index: usize, old: &[u8], new: &[u8]) {
+        let (old, new) = (Self::page_hash(space, index, old), Self::page_hash(space, index, new));
+        for lane in 0..4 {
+            self.lanes[lane] = self.lanes[lane].wrapping_sub(old[lane]).wrapping_add(new[lane]);
+        }
+    }
+
+    /// The digest of all pages of `bytes`.
+    pub fn of(space: u8, bytes: &[u8]) -> Self {
+        let mut digest = Self::default();
+        for (index, page) in bytes.chunks(PAGE_SIZE).enumerate() {
+            digest.replace(space, index, &ZERO_PAGE[..page.len()], page);
+        }
+        digest
+    }
+
+    pub fn to_bytes(self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, lane) in self.lanes.iter().enumerate() {
+            out[i * 8..i * 8 + 8].copy_from_slice(&lane.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// Digest spaces: heap pages and stable pages hash differently.
+pub const HEAP_SPACE: u8 = 0;
+pub const STABLE_SPACE: u8 = 1;
 
 /// The committed contents of a canister's heap.
 #[derive(Clone, Default)]
@@ -64,6 +117,20 @@ impl HeapImage {
             changed.extend(old_len / PAGE_SIZE..live.len() / PAGE_SIZE);
         }
         changed
+    }
+
+    /// What `digest` (of this image) would be if `live` were committed.
+    pub fn digest_after(&self, live: &[u8], mut digest: PageDigest) -> PageDigest {
+        let pairs = self.bytes.chunks_exact(PAGE_SIZE).zip(live.chunks_exact(PAGE_SIZE));
+        for (index, (old, new)) in pairs.enumerate() {
+            if old != new {
+                digest.replace(HEAP_SPACE, index, old, new);
+            }
+        }
+        for (i, new) in live[self.bytes.len()..].chunks_exact(PAGE_SIZE).enumerate() {
+            digest.replace(HEAP_SPACE, self.bytes.len() / PAGE_SIZE + i, &ZERO_PAGE, new);
+        }
+        digest
     }
 
     /// Restores the committed contents into `live`, which has the image's
@@ -187,10 +254,44 @@ impl StableMemory {
         true
     }
 
+    /// Size in wasm pages when the current message started.
+    pub fn size_before_message(&self) -> u64 {
+        self.size_before
+    }
+
     /// Starts a message: later writes can be discarded.
     pub fn begin(&mut self) {
         debug_assert!(self.journal.is_empty());
         self.size_before = self.size;
+    }
+
+    /// What `digest` (of the memory before the current message) is with the
+    /// current message's writes.
+    pub fn digest_after(&self, mut digest: PageDigest) -> PageDigest {
+        for (page, saved) in &self.journal {
+            let chunk = page / PAGES_PER_WASM_PAGE;
+            let within = (page % PAGES_PER_WASM_PAGE) * PAGE_SIZE;
+            let new = match self.chunks.get(chunk) {
+                Some(Some(bytes)) => &bytes[within..within + PAGE_SIZE],
+                _ => &ZERO_PAGE[..],
+            };
+            let old = saved.as_deref().unwrap_or(&ZERO_PAGE);
+            digest.replace(STABLE_SPACE, *page, old, new);
+        }
+        digest
+    }
+
+    /// The digest of the whole memory.
+    pub fn digest(&self) -> PageDigest {
+        let mut digest = PageDigest::default();
+        for (chunk, bytes) in self.chunks.iter().enumerate() {
+            if let Some(bytes) = bytes {
+                for (i, page) in bytes.chunks_exact(PAGE_SIZE).enumerate() {
+                    digest.replace(STABLE_SPACE, chunk * PAGES_PER_WASM_PAGE + i, &ZERO_PAGE, page);
+                }
+            }
+        }
+        digest
     }
 
     /// Keeps the current message's writes.
@@ -330,5 +431,51 @@ mod tests {
         stable.commit();
         assert_eq!(stable.take_dirty().into_iter().collect::<Vec<_>>(), vec![0, 1]);
         assert!(stable.take_dirty().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::*;
+
+    #[test]
+    fn an_updated_digest_equals_a_fresh_one() {
+        let mut image = HeapImage::new(vec![0u8; 4 * PAGE_SIZE]);
+        let mut digest = PageDigest::of(HEAP_SPACE, image.bytes());
+        let mut live = image.bytes().to_vec();
+        live[5] = 1;
+        live.extend_from_slice(&[2u8; PAGE_SIZE]);
+        digest = image.digest_after(&live, digest);
+        image.commit(&live);
+        assert_eq!(digest, PageDigest::of(HEAP_SPACE, &live));
+        assert_ne!(digest, PageDigest::of(HEAP_SPACE, &vec![0u8; 5 * PAGE_SIZE]));
+    }
+
+    #[test]
+    fn stable_digest_follows_writes_and_growth() {
+        let mut stable = StableMemory::default();
+        let mut digest = stable.digest();
+        stable.begin();
+        stable.grow(2, 10);
+        stable.write(100, b"hello");
+        stable.write(WASM_PAGE_SIZE + 7, b"world");
+        digest = stable.digest_after(digest);
+        stable.commit();
+        assert_eq!(digest, stable.digest());
+        stable.begin();
+        stable.write(100, &[0; 5]);
+        digest = stable.digest_after(digest);
+        stable.commit();
+        assert_eq!(digest, stable.digest());
+    }
+
+    #[test]
+    fn the_same_bytes_in_another_place_hash_differently() {
+        let mut a = vec![0u8; 2 * PAGE_SIZE];
+        let mut b = a.clone();
+        a[1] = 9;
+        b[PAGE_SIZE + 1] = 9;
+        assert_ne!(PageDigest::of(HEAP_SPACE, &a), PageDigest::of(HEAP_SPACE, &b));
+        assert_ne!(PageDigest::of(HEAP_SPACE, &a), PageDigest::of(STABLE_SPACE, &a));
     }
 }

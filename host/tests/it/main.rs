@@ -1,5 +1,6 @@
 //! Integration tests of the host: message semantics of the System API.
 
+mod determinism;
 mod lifecycle;
 mod messages;
 mod metering;
