@@ -219,7 +219,12 @@ fn rpc_throughput(
     let runtime = tokio::runtime::Runtime::new()?;
     let node = Node::start(
         canister_evm::CANISTER_WASM,
-        NodeConfig { genesis, host: HostConfig::default() },
+        NodeConfig {
+            genesis,
+            host: HostConfig::default(),
+            verify_with: None,
+            clock: Default::default(),
+        },
     )?;
     let accounts = signers.iter().map(|s| s.address()).collect();
     let (addr, _server) = runtime.block_on(canister_evm::server::serve(

@@ -3,19 +3,36 @@
 use std::sync::{Arc, Mutex};
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_primitives::{Address, B256, Bytes, U64, U128, U256};
 use alloy_rpc_types_eth::{
     Block, FeeHistory, Filter, Log, Transaction, TransactionReceipt, TransactionRequest,
 };
-use alloy_serde::JsonStorageKey;
+use alloy_serde::{JsonStorageKey, WithOtherFields};
 use evm_canister_api::{BlockTag, CallOutcome, Estimate};
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::convert;
 use crate::error::{self, internal, invalid_params};
 use crate::node::{Node, NodeError};
+
+/// A transaction receipt with the node's extra fields (`wasmInstructions`,
+/// `cycles`), which ethers, viem and web3 accept and ignore.
+pub type Receipt = WithOtherFields<TransactionReceipt>;
+
+/// What a transaction cost: `ic_getTransactionCost`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionCost {
+    pub gas_used: U64,
+    /// Wasm instructions of the canister message that included it.
+    pub wasm_instructions: U64,
+    /// Cycles the canister paid for that message (13-node subnet fees).
+    pub cycles: U128,
+    /// Bytes written to the canister's stable memory.
+    pub stable_bytes_written: U64,
+}
 
 /// Priority fee the node suggests (`eth_maxPriorityFeePerGas`), as anvil does.
 pub const SUGGESTED_PRIORITY_FEE: u64 = 1_000_000_000;
@@ -160,7 +177,7 @@ pub trait EthApi {
 
     /// Handler for: eth_getTransactionReceipt
     #[method(name = "getTransactionReceipt")]
-    async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
+    async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<Receipt>>;
 
     /// Handler for: eth_getBlockByNumber
     #[method(name = "getBlockByNumber")]
@@ -177,6 +194,14 @@ pub trait EthApi {
     /// Handler for: eth_getLogs
     #[method(name = "getLogs")]
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+}
+
+#[rpc(server, namespace = "ic")]
+pub trait IcApi {
+    /// Handler for: ic_getTransactionCost — gas, wasm instructions, cycles and
+    /// stable-memory bytes of a transaction this node included.
+    #[method(name = "getTransactionCost")]
+    async fn transaction_cost(&self, hash: B256) -> RpcResult<Option<TransactionCost>>;
 }
 
 #[rpc(server, namespace = "net")]
@@ -351,9 +376,24 @@ impl EthApiServer for EthRpc {
         view.map(convert::transaction).transpose()
     }
 
-    async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
-        let view = self.node.run(move |node| node.receipt(hash.into())).await?;
-        view.map(convert::receipt).transpose()
+    async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<Receipt>> {
+        let (view, cost) = self
+            .node
+            .run(move |node| Ok((node.receipt(hash.into())?, node.transaction_cost(hash))))
+            .await?;
+        let Some(view) = view else { return Ok(None) };
+        let mut receipt = WithOtherFields::new(convert::receipt(view)?);
+        // Our addition to the receipt: what the transaction cost as wasm.
+        if let Some(cost) = cost {
+            receipt.other.insert(
+                "wasmInstructions".into(),
+                serde_json::to_value(U64::from(cost.instructions)).unwrap(),
+            );
+            receipt
+                .other
+                .insert("cycles".into(), serde_json::to_value(U128::from(cost.cycles)).unwrap());
+        }
+        Ok(Some(receipt))
     }
 
     async fn block_by_number(
@@ -375,6 +415,19 @@ impl EthApiServer for EthRpc {
         let filter = convert::log_filter(&filter);
         let logs = self.node.run(move |node| node.logs(filter)).await?;
         Ok(logs.map_err(|e| error::query_error(&e))?.into_iter().map(convert::log).collect())
+    }
+}
+
+#[async_trait]
+impl IcApiServer for EthRpc {
+    async fn transaction_cost(&self, hash: B256) -> RpcResult<Option<TransactionCost>> {
+        let cost = self.node.run(move |node| Ok(node.transaction_cost(hash))).await?;
+        Ok(cost.map(|cost| TransactionCost {
+            gas_used: U64::from(cost.gas_used),
+            wasm_instructions: U64::from(cost.instructions),
+            cycles: U128::from(cost.cycles),
+            stable_bytes_written: U64::from(cost.stable_bytes_written),
+        }))
     }
 }
 

@@ -8,8 +8,8 @@ use alloy_primitives::hex;
 use anyhow::Context as _;
 use canister_evm::dev::{DERIVATION_PATH, DevChain, TEST_MNEMONIC};
 use canister_evm::eth::NodeHandle;
-use canister_evm::node::{Node, NodeConfig};
-use canister_host::HostConfig;
+use canister_evm::node::{Clock, Node, NodeConfig};
+use canister_host::{Compiler, HostConfig};
 use clap::Parser;
 
 /// A local Ethereum development chain whose EVM (revm) runs inside an
@@ -42,6 +42,11 @@ struct Cli {
     /// Base fee of the genesis block, in wei.
     #[arg(long, default_value_t = 1_000_000_000)]
     base_fee: u64,
+    /// Execute every message a second time with another compiler and compare
+    /// replies, instruction counts and state hashes; a divergence is logged
+    /// and the message rejected. The only value is `winch`.
+    #[arg(long, value_name = "COMPILER", value_parser = ["winch"])]
+    verify_with: Option<String>,
     /// Where compiled canister modules are cached [default: the user's cache
     /// directory, e.g. ~/.cache/canister-evm].
     #[arg(long)]
@@ -82,6 +87,8 @@ async fn main() -> anyhow::Result<()> {
             cache_dir: cli.cache_dir.or_else(default_cache_dir),
             ..HostConfig::default()
         },
+        verify_with: cli.verify_with.map(|_| Compiler::Winch),
+        clock: Clock::System,
     };
     let started = Instant::now();
     let node =

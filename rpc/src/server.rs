@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use jsonrpsee::RpcModule;
 use jsonrpsee::server::{Server, ServerHandle};
 
-use crate::eth::{EthApiServer, EthRpc, NetApiServer, NodeHandle, Web3ApiServer};
+use crate::eth::{EthApiServer, EthRpc, IcApiServer, NetApiServer, NodeHandle, Web3ApiServer};
 
 /// All namespaces the node serves, as one module (also usable without a
 /// socket, through `RpcModule::call`).
@@ -14,6 +14,7 @@ pub fn rpc_module(node: NodeHandle) -> anyhow::Result<RpcModule<()>> {
     let mut module = RpcModule::new(());
     module.merge(EthApiServer::into_rpc(rpc.clone()))?;
     module.merge(NetApiServer::into_rpc(rpc.clone()))?;
+    module.merge(IcApiServer::into_rpc(rpc.clone()))?;
     module.merge(Web3ApiServer::into_rpc(rpc))?;
     Ok(module)
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the node without a socket: the canister runs in wasm
 //! under the host, and JSON-RPC handlers are called through `RpcModule::call`.
 
+mod determinism;
 mod node;
 mod rpc;
 
@@ -10,19 +11,28 @@ use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use canister_evm::dev::DevChain;
-use canister_evm::node::{Node, NodeConfig};
-use canister_host::HostConfig;
+use canister_evm::node::{Clock, Node, NodeConfig};
+use canister_host::costs::Limits;
+use canister_host::{Compiler, HostConfig};
 
 /// A node with the default development chain, and its accounts' keys.
 pub fn start() -> (Node, Vec<PrivateKeySigner>) {
+    start_with(None, Limits::default())
+}
+
+/// A node that verifies every message with `verify_with`, under `limits`.
+pub fn start_with(verify_with: Option<Compiler>, limits: Limits) -> (Node, Vec<PrivateKeySigner>) {
     let chain = DevChain { accounts: 3, timestamp: 1_700_000_000, ..DevChain::default() };
     let signers = chain.signers();
     let config = NodeConfig {
         genesis: chain.genesis(&signers),
         host: HostConfig {
             cache_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")),
+            limits,
             ..HostConfig::default()
         },
+        verify_with,
+        clock: Clock::Manual { start: 1_700_000_000_000_000_000, step: 1_000_000_000 },
     };
     (Node::start(canister_evm::CANISTER_WASM, config).unwrap(), signers)
 }
@@ -35,10 +45,22 @@ pub fn signed(
     value: U256,
     input: Vec<u8>,
 ) -> Vec<u8> {
+    signed_with_gas(signer, nonce, to, value, input, 1_000_000)
+}
+
+/// A signed EIP-1559 transaction with gas limit `gas`.
+pub fn signed_with_gas(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    to: TxKind,
+    value: U256,
+    input: Vec<u8>,
+    gas: u64,
+) -> Vec<u8> {
     let tx = TxEip1559 {
         chain_id: 31337,
         nonce,
-        gas_limit: 1_000_000,
+        gas_limit: gas,
         max_fee_per_gas: 10_000_000_000,
         max_priority_fee_per_gas: 1_000_000_000,
         to,

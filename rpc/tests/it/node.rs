@@ -13,7 +13,7 @@ fn every_transaction_costs_wasm_instructions() {
     for nonce in 0..3 {
         let submitted = node.send_raw_transaction(&transfer(&signers[0], nonce)).unwrap().unwrap();
         assert!(submitted.result.success);
-        costs.push(submitted.instructions);
+        costs.push(submitted.cost.instructions);
     }
     // Signature recovery alone is millions of wasm instructions.
     assert!(costs.iter().all(|&c| c > 1_000_000), "{costs:?}");
@@ -24,8 +24,8 @@ fn every_transaction_costs_wasm_instructions() {
 
 #[test]
 fn instruction_counts_are_deterministic_across_nodes() {
-    // Two nodes, same genesis, same transactions: the same wasm instructions
-    // for each (time differs between them, and must not matter here).
+    // Two nodes, same genesis, same clock, same transactions: the same wasm
+    // instructions for each.
     let run = || {
         let (mut node, signers) = start();
         let code = vec![0x60, 0x2a, 0x60, 0x00, 0x55, 0x00]; // SSTORE(0, 42); STOP
@@ -33,6 +33,7 @@ fn instruction_counts_are_deterministic_across_nodes() {
             node.send_raw_transaction(&signed(&signers[1], 0, TxKind::Create, U256::ZERO, code))
                 .unwrap()
                 .unwrap()
+                .cost
                 .instructions,
         ];
         for nonce in 0..3 {
@@ -40,6 +41,7 @@ fn instruction_counts_are_deterministic_across_nodes() {
                 node.send_raw_transaction(&transfer(&signers[0], nonce))
                     .unwrap()
                     .unwrap()
+                    .cost
                     .instructions,
             );
         }

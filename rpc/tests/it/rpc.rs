@@ -35,6 +35,23 @@ async fn a_receipt_has_what_clients_need() {
     ] {
         assert!(receipt.get(field).is_some(), "receipt lacks {field}: {receipt}");
     }
+    // What the transaction cost as wasm, next to its gas.
+    let instructions = u64::from_str_radix(
+        receipt["wasmInstructions"].as_str().unwrap().trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    assert!(instructions > 1_000_000, "{receipt}");
+    assert!(receipt["cycles"].as_str().unwrap().starts_with("0x"));
+    let cost: serde_json::Value =
+        module.call("ic_getTransactionCost", rpc_params![hash]).await.unwrap();
+    assert_eq!(cost["gasUsed"], "0x5208");
+    assert_eq!(cost["wasmInstructions"], receipt["wasmInstructions"]);
+    assert_eq!(cost["cycles"], receipt["cycles"]);
+    assert!(cost["stableBytesWritten"].as_str().unwrap() != "0x0", "{cost}");
+    let none: Option<serde_json::Value> =
+        module.call("ic_getTransactionCost", rpc_params![B256::ZERO]).await.unwrap();
+    assert!(none.is_none());
     let receipt: TransactionReceipt = serde_json::from_value(receipt).unwrap();
     assert_eq!(receipt.gas_used, 21_000);
     assert_eq!(receipt.from, signers[0].address());
