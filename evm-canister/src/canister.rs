@@ -101,3 +101,22 @@ fn fee_history(
 }
 
 ic_cdk::export_candid!();
+
+#[cfg(test)]
+mod tests {
+    /// `evm.did` is the interface the exports declare. Run with
+    /// `UPDATE_DID=1` to rewrite it after changing a method.
+    #[test]
+    fn the_did_file_matches_the_exports() {
+        let declared = super::__export_service();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/evm.did");
+        if std::env::var_os("UPDATE_DID").is_some() {
+            std::fs::write(path, &declared).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == declared,
+            "evm-canister/evm.did is out of date; run `UPDATE_DID=1 cargo test -p evm-canister the_did_file` and review the diff"
+        );
+    }
+}

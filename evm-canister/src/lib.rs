@@ -9,8 +9,9 @@
 //! `eth_call` and gas estimation — at any block, since history is kept.
 //!
 //! The crate builds for `wasm32-unknown-unknown` as a canister (the exports
-//! are in `canister.rs`, compiled only for wasm) and natively as a library, so
-//! the same [`Chain`] is unit-tested and benchmarked without a replica.
+//! are in `canister.rs`) and natively as a library, so the same [`Chain`] is
+//! unit-tested and benchmarked without a replica. Its Candid interface is
+//! `evm.did`, which a test keeps equal to what the exports declare.
 //!
 //! Module map:
 //! - [`chain`]: genesis, block production, queries;
@@ -28,7 +29,6 @@ pub mod layout;
 pub mod records;
 pub mod state;
 
-#[cfg(target_family = "wasm")]
 mod canister;
 
 pub use chain::{Chain, GenesisError};

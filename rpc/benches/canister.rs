@@ -20,8 +20,8 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolValue, sol};
 use canister_evm::dev::DevChain;
 use canister_evm::eth::NodeHandle;
-use canister_evm::node::{Node, NodeConfig};
-use canister_host::{Canister, CanisterSettings, Host, HostConfig, MessageEnv};
+use canister_evm::node::{Clock, Node, NodeConfig};
+use canister_host::{Canister, CanisterSettings, Compiler, Host, HostConfig, MessageEnv};
 use evm_canister::Chain;
 use evm_canister_api::{BlockTag, CallArgs, CallOutcome, InitArgs, SubmitResult, TxError};
 use ic_stable_structures::DefaultMemoryImpl;
@@ -38,10 +38,12 @@ struct Args {
     transfers: usize,
     keccak_calls: usize,
     rpc_transfers: usize,
+    verify_transfers: usize,
 }
 
 fn args() -> Args {
-    let mut args = Args { transfers: 300, keccak_calls: 10, rpc_transfers: 1000 };
+    let mut args =
+        Args { transfers: 300, keccak_calls: 10, rpc_transfers: 1000, verify_transfers: 200 };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().and_then(|v| v.parse().ok()).expect("a number after the flag");
@@ -49,6 +51,7 @@ fn args() -> Args {
             "--transfers" => args.transfers = value(),
             "--keccak-calls" => args.keccak_calls = value(),
             "--rpc-transfers" => args.rpc_transfers = value(),
+            "--verify-transfers" => args.verify_transfers = value(),
             _ => {} // cargo bench passes `--bench`
         }
     }
@@ -296,6 +299,103 @@ fn rpc_throughput(
     Ok((sequential, concurrent))
 }
 
+fn node(genesis: &InitArgs, verify_with: Option<Compiler>) -> anyhow::Result<Node> {
+    let clock = Clock::Manual { start: 1_700_000_000 * SECOND, step: SECOND };
+    let host = HostConfig::default();
+    Node::start(
+        canister_evm::CANISTER_WASM,
+        NodeConfig { genesis: genesis.clone(), host, verify_with, clock },
+    )
+}
+
+fn token_code() -> Vec<u8> {
+    let mut code = artifact("Token");
+    code.extend(
+        ("Token".to_string(), "TOK".to_string(), U256::from(10u64).pow(U256::from(30)))
+            .abi_encode_params(),
+    );
+    code
+}
+
+/// What typical transactions cost in gas, wasm instructions and cycles.
+fn costs(genesis: &InitArgs, signers: &[PrivateKeySigner]) -> anyhow::Result<()> {
+    let mut node = node(genesis, None)?;
+    let alice = &signers[0];
+    let mut nonce = 0;
+    let mut send = |node: &mut Node, to: TxKind, input: Vec<u8>, value: U256| {
+        let tx = TxEip1559 {
+            chain_id: CHAIN_ID,
+            nonce,
+            gas_limit: 3_000_000,
+            max_fee_per_gas: 10_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to,
+            value,
+            access_list: Default::default(),
+            input: Bytes::from(input),
+        };
+        nonce += 1;
+        let signature = alice.sign_hash_sync(&tx.signature_hash()).unwrap();
+        let raw = TxEnvelope::from(tx.into_signed(signature)).encoded_2718();
+        node.send_raw_transaction(&raw).unwrap().unwrap().cost
+    };
+    let plain = send(&mut node, TxKind::Call(Address::repeat_byte(1)), vec![], U256::from(1));
+    let deploy = send(&mut node, TxKind::Create, token_code(), U256::ZERO);
+    let input = transferCall { to: Address::repeat_byte(2), amount: U256::from(5) }.abi_encode();
+    let transfer = send(&mut node, TxKind::Call(alice.address().create(1)), input, U256::ZERO);
+    let tester = send(&mut node, TxKind::Create, artifact("Tester"), U256::ZERO);
+    let rows = [
+        ("plain transfer", plain),
+        ("ERC20 deploy (OpenZeppelin)", deploy),
+        ("ERC20 transfer", transfer),
+        ("contract deploy (Tester)", tester),
+    ];
+    println!(
+        "\nWhat a transaction costs, one update message each ({})",
+        canister_host::fees::FEE_TABLE_VERSION
+    );
+    println!(
+        "{:<28} {:>10} {:>14} {:>14} {:>10} {:>12}",
+        "transaction", "gas", "instructions", "cycles", "instr/gas", "stable bytes"
+    );
+    for (name, cost) in rows {
+        println!(
+            "{name:<28} {:>10} {:>14} {:>14} {:>10.0} {:>12}",
+            cost.gas_used,
+            cost.instructions,
+            cost.cycles,
+            cost.instructions as f64 / cost.gas_used as f64,
+            cost.stable_bytes_written
+        );
+    }
+    Ok(())
+}
+
+/// Time per ERC20 transfer with and without `--verify-with winch`.
+fn verify_slowdown(
+    genesis: &InitArgs,
+    signers: &[PrivateKeySigner],
+    count: usize,
+) -> anyhow::Result<(Duration, Duration)> {
+    let alice = &signers[0];
+    let token = alice.address().create(0);
+    let mut txs = vec![sign(alice, 0, TxKind::Create, token_code())];
+    txs.extend((1..=count as u64).map(|i| {
+        let to = Address::from_word(alloy_primitives::keccak256(i.to_be_bytes()));
+        sign(alice, i, TxKind::Call(token), transferCall { to, amount: U256::from(1) }.abi_encode())
+    }));
+    let time = |verify_with| -> anyhow::Result<Duration> {
+        let mut node = node(genesis, verify_with)?;
+        node.send_raw_transaction(&txs[0])?.unwrap();
+        let started = Instant::now();
+        for raw in &txs[1..] {
+            assert!(node.send_raw_transaction(raw)?.unwrap().result.success);
+        }
+        Ok(started.elapsed() / count as u32)
+    };
+    Ok((time(None)?, time(Some(Compiler::Winch))?))
+}
+
 fn main() -> anyhow::Result<()> {
     let args = args();
     let chain = DevChain { accounts: 4, timestamp: 1_700_000_000, ..DevChain::default() };
@@ -344,6 +444,17 @@ fn main() -> anyhow::Result<()> {
         if wasm_head == native_head { "yes" } else { "NO" }
     );
     assert_eq!(wasm_head, native_head, "wasm and native diverged");
+
+    costs(&genesis, &signers)?;
+
+    let (plain, verified) = verify_slowdown(&genesis, &signers, args.verify_transfers)?;
+    println!(
+        "\n--verify-with winch (every message also run by Winch, states hashed and compared):"
+    );
+    println!(
+        "  ERC20 transfer: {plain:.1?} alone, {verified:.1?} verified ({:.2}x)",
+        verified.as_secs_f64() / plain.as_secs_f64()
+    );
 
     let (sequential, concurrent) = rpc_throughput(genesis, &signers, args.rpc_transfers)?;
     println!("\nJSON-RPC eth_sendRawTransaction, ERC20 transfers (automine, one block each):");

@@ -8,7 +8,9 @@
 //! | -32001 | block not found                                                 |
 //! | -32005 | a query exceeds a limit                                         |
 //! | -32602 | invalid parameters (malformed hex, RLP, values)                 |
-//! | -32603 | internal error (the canister trapped or broke its interface)    |
+//! | -32000 | … or the canister ran out of instructions or cycles             |
+//! | -32603 | internal error (the canister trapped, broke its interface, or    |
+//! |        | two compilers diverged in `--verify-with` mode)                  |
 
 use alloy_primitives::Bytes;
 use alloy_sol_types::SolError;
@@ -97,8 +99,23 @@ pub fn call_error(err: &CallError) -> ErrorObjectOwned {
     }
 }
 
+/// A failure of the node or canister itself (not of the transaction).
 pub fn node_error(err: &NodeError) -> ErrorObjectOwned {
-    internal(err.to_string())
+    use canister_host::{CallError as Host, Trap};
+    match err {
+        NodeError::Call(Host::Trapped(Trap::OutOfInstructions(limit))) => error(
+            SERVER_ERROR,
+            format!("the canister ran out of instructions (limit {limit}); nothing was executed"),
+        ),
+        NodeError::Call(Host::OutOfCycles { balance, needed }) => error(
+            SERVER_ERROR,
+            format!("the canister is out of cycles: it holds {balance}, the call needs {needed}"),
+        ),
+        NodeError::Call(Host::ArgumentTooLarge { size, limit }) => invalid_params(format!(
+            "request too large for the canister: {size} bytes, limit {limit}"
+        )),
+        other => internal(other.to_string()),
+    }
 }
 
 /// `execution reverted[: reason]`, code 3, with the revert bytes as `data`.

@@ -11,30 +11,66 @@ pub const WASM: &[u8] = include_bytes!(env!("EVM_CANISTER_WASM_FILE"));
 mod tests {
     use wasmparser::{Parser, Payload, TypeRef};
 
+    /// Every import is an `ic0` function with exactly the signature the IC
+    /// interface specification gives it (i32 pointers: this is wasm32).
     #[test]
-    fn imports_nothing_but_the_system_api() {
+    fn imports_only_system_api_functions_with_the_specified_signatures() {
+        use canister_host::system_api::{ApiType, api_function};
+        use wasmparser::{FuncType, ValType};
+
+        let mut types: Vec<FuncType> = Vec::new();
         let mut imports = Vec::new();
         for payload in Parser::new(0).parse_all(super::WASM) {
-            if let Payload::ImportSection(section) = payload.unwrap() {
-                for import in section.into_imports() {
-                    let import = import.unwrap();
-                    assert!(
-                        matches!(import.ty, TypeRef::Func(_)),
-                        "{} imports a non-function",
-                        import.name
-                    );
-                    imports.push(format!("{}.{}", import.module, import.name));
+            match payload.unwrap() {
+                Payload::TypeSection(section) => {
+                    for group in section {
+                        for ty in group.unwrap().into_types() {
+                            types.push(ty.unwrap_func().clone());
+                        }
+                    }
                 }
+                Payload::ImportSection(section) => {
+                    for import in section.into_imports() {
+                        let import = import.unwrap();
+                        let TypeRef::Func(index) = import.ty else {
+                            panic!("{} imports a non-function", import.name);
+                        };
+                        imports.push((import.module.to_owned(), import.name.to_owned(), index));
+                    }
+                }
+                _ => {}
             }
         }
         assert!(!imports.is_empty());
-        let foreign: Vec<_> = imports.iter().filter(|i| !i.starts_with("ic0.")).collect();
-        assert!(foreign.is_empty(), "imports outside ic0: {foreign:?}");
+        for (module, name, index) in &imports {
+            assert_eq!(module, "ic0", "{module}.{name} is not a System API function");
+            let spec = api_function(name)
+                .unwrap_or_else(|| panic!("ic0.{name} is not in the specification"));
+            let to_wasm = |types: &[ApiType]| -> Vec<ValType> {
+                types
+                    .iter()
+                    .map(|t| match t {
+                        ApiType::I | ApiType::I32 => ValType::I32,
+                        ApiType::I64 => ValType::I64,
+                    })
+                    .collect()
+            };
+            let actual = &types[*index as usize];
+            assert_eq!(
+                actual.params(),
+                to_wasm(spec.params).as_slice(),
+                "parameters of ic0.{name}"
+            );
+            assert_eq!(actual.results(), to_wasm(spec.results).as_slice(), "results of ic0.{name}");
+        }
+        let names: Vec<&str> = imports.iter().map(|(_, name, _)| name.as_str()).collect();
         // What a canister that reads its argument, replies, keeps stable
         // memory and asks the time must import.
-        for needed in ["ic0.msg_arg_data_copy", "ic0.msg_reply", "ic0.stable64_write", "ic0.time"] {
-            assert!(imports.iter().any(|i| i == needed), "{needed} missing from {imports:?}");
+        for needed in ["msg_arg_data_copy", "msg_reply", "stable64_write", "time"] {
+            assert!(names.contains(&needed), "ic0.{needed} missing from {names:?}");
         }
+        // The host's own install-time validation agrees.
+        canister_host::validation::validate(super::WASM).unwrap();
     }
 
     #[test]

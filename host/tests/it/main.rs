@@ -1,6 +1,8 @@
 //! Integration tests of the host: message semantics of the System API.
 
+mod counter;
 mod determinism;
 mod lifecycle;
 mod messages;
 mod metering;
+mod motoko;
