@@ -31,9 +31,28 @@ fn init(args: InitArgs) {
 }
 
 // All state is in stable memory, so there is nothing to save before an upgrade.
+#[cfg(not(feature = "upgrade-probe"))]
 #[ic_cdk::post_upgrade]
 fn post_upgrade() {
     CHAIN.set(Some(Chain::load(DefaultMemoryImpl::default())));
+}
+
+/// The probe build's upgrade hook traps when its argument says "trap", to
+/// test that a failed upgrade leaves the old canister running.
+#[cfg(feature = "upgrade-probe")]
+#[ic_cdk::post_upgrade]
+fn post_upgrade(arg: Option<String>) {
+    CHAIN.set(Some(Chain::load(DefaultMemoryImpl::default())));
+    if arg.as_deref() == Some("trap") {
+        ic_cdk::trap("post_upgrade asked to trap");
+    }
+}
+
+/// A method only the probe build has: a test upgrades to it and calls it.
+#[cfg(feature = "upgrade-probe")]
+#[ic_cdk::query]
+fn upgrade_probe() -> String {
+    format!("upgraded; head block {}", with_chain(|chain| chain.info().latest_block))
 }
 
 #[ic_cdk::update]

@@ -10,6 +10,7 @@
 //! Updates pay cycles: the ingress reception fee up front and the execution
 //! fee for the instructions used, trapped or not ([`crate::fees`]).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use wasmtime::{Store, Val};
@@ -223,6 +224,8 @@ pub struct Canister {
     module: Arc<CanisterModule>,
     committed: Committed,
     limits: Limits,
+    /// Heap pages changed since [`Canister::take_dirty`] was last called.
+    dirty_heap: BTreeSet<usize>,
 }
 
 impl Canister {
@@ -268,8 +271,12 @@ impl Canister {
             module,
             committed: Committed { heap: HeapImage::default(), globals: Vec::new(), digests: None },
             limits,
+            dirty_heap: BTreeSet::new(),
         };
         canister.committed.heap = HeapImage::new(canister.live_heap().to_vec());
+        // A new instance's heap is new in every page.
+        canister.dirty_heap =
+            (0..canister.committed.heap.len() / crate::memory::PAGE_SIZE).collect();
         canister.committed.globals = canister.read_globals();
         if host.tracks_state() {
             let heap = PageDigest::of(HEAP_SPACE, canister.committed.heap.bytes());
@@ -490,6 +497,75 @@ impl Canister {
         execution.cycles = paid;
     }
 
+    /// Recreates a canister from a checkpoint of it: `module`, the committed
+    /// `heap`, `globals` and `system` state. Nothing runs but the module's
+    /// `start` function, whose effects are discarded.
+    pub fn restore(
+        host: &Host,
+        module: Arc<CanisterModule>,
+        heap: Vec<u8>,
+        globals: Vec<Val>,
+        system: SystemState,
+    ) -> Result<Self, InstallError> {
+        let mut store = Store::new(module.engine(), StoreData::default());
+        let limits = host.limits();
+        let env = MessageEnv::default();
+        let instance = instantiate_with(&mut store, &module, &env, limits.install, false)?;
+        store.data_mut().system = system;
+        if let Some(memory) = store.data().memory {
+            let size = memory.data_size(&store);
+            if heap.len() < size || !heap.len().is_multiple_of(WASM_PAGE_SIZE as usize) {
+                return Err(InstallError::InvalidModule(format!(
+                    "the saved heap has {} bytes; the module needs at least {size}",
+                    heap.len()
+                )));
+            }
+            memory.grow(&mut store, (heap.len() - size) as u64 / WASM_PAGE_SIZE).map_err(|e| {
+                InstallError::InvalidModule(format!("cannot restore the heap: {e}"))
+            })?;
+            memory.data_mut(&mut store).copy_from_slice(&heap);
+        }
+        let mut canister = Self {
+            store,
+            instance,
+            module,
+            committed: Committed { heap: HeapImage::new(heap), globals, digests: None },
+            limits,
+            dirty_heap: BTreeSet::new(),
+        };
+        if canister.committed.globals.len() != canister.module.globals.len() {
+            return Err(InstallError::InvalidModule(
+                "the saved globals do not match the module's".to_owned(),
+            ));
+        }
+        canister.write_globals();
+        if host.tracks_state() {
+            let heap = PageDigest::of(HEAP_SPACE, canister.committed.heap.bytes());
+            let stable = canister.store.data().system.stable.digest();
+            canister.committed.digests = Some((heap, stable));
+        }
+        Ok(canister)
+    }
+
+    /// Pages of heap and of stable memory changed since the last call: what a
+    /// checkpoint must write.
+    pub fn take_dirty(&mut self) -> (BTreeSet<usize>, BTreeSet<usize>) {
+        let heap = std::mem::take(&mut self.dirty_heap);
+        let stable = self.store.data_mut().system.stable.take_dirty();
+        (heap, stable)
+    }
+
+    /// The committed values of the mutable globals.
+    pub fn globals(&self) -> &[Val] {
+        &self.committed.globals
+    }
+
+    /// The system state: identity, controllers, cycles, version, timer,
+    /// certified data and stable memory.
+    pub fn system_state(&self) -> &SystemState {
+        &self.store.data().system
+    }
+
     pub fn module(&self) -> &CanisterModule {
         &self.module
     }
@@ -675,7 +751,8 @@ impl Canister {
             Some(memory) => memory.data(&self.store),
             None => &[],
         };
-        self.committed.heap.commit(live);
+        let changed = self.committed.heap.commit(live);
+        self.dirty_heap.extend(changed);
         self.committed.globals = self.read_globals();
     }
 
@@ -691,8 +768,9 @@ impl Canister {
             // Linear memory cannot shrink: start a fresh instance and give it
             // the committed heap.
             let env = MessageEnv::default();
-            self.instance = instantiate(&mut self.store, &self.module, &env, self.limits.install)
-                .expect("a module that instantiated once instantiates again");
+            self.instance =
+                instantiate_with(&mut self.store, &self.module, &env, self.limits.install, false)
+                    .expect("a module that instantiated once instantiates again");
             let memory = self.store.data().memory.expect("the module has a memory");
             let grow = self.committed.heap.len() as u64 - memory.data_size(&self.store) as u64;
             memory
@@ -706,6 +784,33 @@ impl Canister {
 
 /// Instantiates `module`, running its `start` function if it has one.
 fn instantiate(
+    store: &mut Store<StoreData>,
+    module: &CanisterModule,
+    env: &MessageEnv,
+    limit: u64,
+) -> Result<wasmtime::Instance, InstallError> {
+    instantiate_with(store, module, env, limit, true)
+}
+
+/// Instantiates `module`. Unless `keep_start_effects`, the `start` function
+/// runs against a scratch system state, and what it does is thrown away: a
+/// canister being restored or rolled back already has its state.
+fn instantiate_with(
+    store: &mut Store<StoreData>,
+    module: &CanisterModule,
+    env: &MessageEnv,
+    limit: u64,
+    keep_start_effects: bool,
+) -> Result<wasmtime::Instance, InstallError> {
+    let saved = (!keep_start_effects).then(|| std::mem::take(&mut store.data_mut().system));
+    let instance = run_start(store, module, env, limit);
+    if let Some(system) = saved {
+        store.data_mut().system = system;
+    }
+    instance
+}
+
+fn run_start(
     store: &mut Store<StoreData>,
     module: &CanisterModule,
     env: &MessageEnv,

@@ -40,6 +40,7 @@ pub mod fees;
 pub mod instrument;
 pub mod memory;
 pub mod metering;
+pub mod persist;
 pub mod system_api;
 pub mod validation;
 

@@ -227,8 +227,11 @@ fn rpc_throughput(
             host: HostConfig::default(),
             verify_with: None,
             clock: Default::default(),
+            data_dir: None,
+            checkpoint_interval: 1_000,
         },
-    )?;
+    )?
+    .0;
     let accounts = signers.iter().map(|s| s.address()).collect();
     let (addr, _server) = runtime.block_on(canister_evm::server::serve(
         NodeHandle::new(node, accounts),
@@ -304,8 +307,16 @@ fn node(genesis: &InitArgs, verify_with: Option<Compiler>) -> anyhow::Result<Nod
     let host = HostConfig::default();
     Node::start(
         canister_evm::CANISTER_WASM,
-        NodeConfig { genesis: genesis.clone(), host, verify_with, clock },
+        NodeConfig {
+            genesis: genesis.clone(),
+            host,
+            verify_with,
+            clock,
+            data_dir: None,
+            checkpoint_interval: 1_000,
+        },
     )
+    .map(|(node, _)| node)
 }
 
 fn token_code() -> Vec<u8> {

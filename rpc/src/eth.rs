@@ -196,8 +196,30 @@ pub trait EthApi {
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
 }
 
+/// The installed canister: `ic_canisterInfo`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanisterInfo {
+    /// SHA-256 of the wasm module.
+    pub module_hash: B256,
+    /// `ic0.canister_version`: bumped by every update, install and upgrade.
+    pub canister_version: U64,
+    pub cycles: U128,
+    pub heap_bytes: U64,
+    pub stable_memory_bytes: U64,
+    /// Whether the chain is kept in a data directory.
+    pub durable: bool,
+    /// Whether every message is cross-checked on Winch.
+    pub verifying: bool,
+}
+
 #[rpc(server, namespace = "ic")]
 pub trait IcApi {
+    /// Handler for: ic_canisterInfo — the module, version, cycles and memory
+    /// of the EVM canister.
+    #[method(name = "canisterInfo")]
+    async fn canister_info(&self) -> RpcResult<CanisterInfo>;
+
     /// Handler for: ic_getTransactionCost — gas, wasm instructions, cycles and
     /// stable-memory bytes of a transaction this node included.
     #[method(name = "getTransactionCost")]
@@ -420,6 +442,19 @@ impl EthApiServer for EthRpc {
 
 #[async_trait]
 impl IcApiServer for EthRpc {
+    async fn canister_info(&self) -> RpcResult<CanisterInfo> {
+        let info = self.node.run(|node| Ok(node.canister_info())).await?;
+        Ok(CanisterInfo {
+            module_hash: B256::from(info.module_hash),
+            canister_version: U64::from(info.version),
+            cycles: U128::from(info.cycles),
+            heap_bytes: U64::from(info.heap_bytes),
+            stable_memory_bytes: U64::from(info.stable_bytes),
+            durable: info.durable,
+            verifying: info.verifying,
+        })
+    }
+
     async fn transaction_cost(&self, hash: B256) -> RpcResult<Option<TransactionCost>> {
         let cost = self.node.run(move |node| Ok(node.transaction_cost(hash))).await?;
         Ok(cost.map(|cost| TransactionCost {

@@ -17,7 +17,8 @@
 //! - [`eth`]: the `eth_`/`net_`/`web3_` handlers;
 //! - [`convert`]: JSON-RPC types ⇄ the canister's types;
 //! - [`error`]: every JSON-RPC error code and message, in one place;
-//! - [`dev`]: the development accounts of the standard test mnemonic.
+//! - [`dev`]: the development accounts of the standard test mnemonic;
+//! - [`storage`]: the data directory that keeps the chain across restarts.
 
 pub mod convert;
 pub mod dev;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod eth;
 pub mod node;
 pub mod server;
+pub mod storage;
 
 /// The EVM canister's wasm module, built from `evm-canister`.
 pub const CANISTER_WASM: &[u8] = evm_canister_wasm::WASM;

@@ -4,20 +4,22 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::hex;
-use anyhow::Context as _;
+use alloy_primitives::{U256, hex};
+use anyhow::{Context as _, bail};
 use canister_evm::dev::{DERIVATION_PATH, DevChain, TEST_MNEMONIC};
 use canister_evm::eth::NodeHandle;
 use canister_evm::node::{Clock, Node, NodeConfig};
 use canister_host::{Compiler, HostConfig};
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// A local Ethereum development chain whose EVM (revm) runs inside an
 /// Internet Computer canister, compiled to wasm and executed by a
 /// deterministic wasmtime replica.
 ///
 /// It prefunds accounts derived from the standard test mnemonic, as anvil and
-/// Hardhat do, and serves Ethereum JSON-RPC over HTTP and WebSocket.
+/// Hardhat do, and serves Ethereum JSON-RPC over HTTP and WebSocket. The chain
+/// is kept in a data directory and survives restarts, crashes and upgrades.
 #[derive(Debug, Parser)]
 #[command(name = "canister-evm", version)]
 struct Cli {
@@ -42,22 +44,73 @@ struct Cli {
     /// Base fee of the genesis block, in wei.
     #[arg(long, default_value_t = 1_000_000_000)]
     base_fee: u64,
+    /// Where the chain is kept [default: $XDG_DATA_HOME/canister-evm/chain-<chain-id>,
+    /// i.e. ~/.local/share/canister-evm/chain-<chain-id>]. Starting again with the
+    /// same directory continues the same chain.
+    #[arg(long, value_name = "DIR", conflicts_with = "ephemeral")]
+    data_dir: Option<PathBuf>,
+    /// Keep the chain in memory only; it is gone when the node stops.
+    #[arg(long)]
+    ephemeral: bool,
+    /// Upgrade the canister in the data directory before serving: to WASM, or
+    /// to the module built into this binary. A failed upgrade leaves the old
+    /// canister running.
+    #[arg(long, value_name = "WASM", num_args = 0..=1, default_missing_value = "")]
+    upgrade: Option<PathBuf>,
     /// Execute every message a second time with another compiler and compare
     /// replies, instruction counts and state hashes; a divergence is logged
     /// and the message rejected. The only value is `winch`.
     #[arg(long, value_name = "COMPILER", value_parser = ["winch"])]
     verify_with: Option<String>,
+    /// Updates between checkpoints of the data directory.
+    #[arg(long, default_value_t = canister_evm::storage::CHECKPOINT_INTERVAL, hide = true)]
+    checkpoint_interval: u64,
     /// Where compiled canister modules are cached [default: the user's cache
     /// directory, e.g. ~/.cache/canister-evm].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
 }
 
-fn default_cache_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
+fn xdg_dir(variable: &str, fallback: &str) -> Option<PathBuf> {
+    std::env::var_os(variable)
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(fallback)))
         .map(|dir| dir.join("canister-evm"))
+}
+
+/// Refuses to continue a chain with settings given on the command line that
+/// differ from the chain's.
+fn check_settings(
+    node: &Node,
+    cli: &Cli,
+    explicit: &dyn Fn(&str) -> bool,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let genesis = node.genesis();
+    let ether = U256::from(10u64).pow(U256::from(18));
+    let stored_balance = genesis.accounts.first().map(|a| a.balance.0 / ether).unwrap_or_default();
+    let checks = [
+        ("chain_id", "--chain-id", genesis.chain_id.to_string(), cli.chain_id.to_string()),
+        ("accounts", "--accounts", genesis.accounts.len().to_string(), cli.accounts.to_string()),
+        ("balance", "--balance", stored_balance.to_string(), cli.balance.to_string()),
+        (
+            "gas_limit",
+            "--gas-limit",
+            genesis.block_gas_limit.to_string(),
+            cli.gas_limit.to_string(),
+        ),
+        ("base_fee", "--base-fee", genesis.initial_base_fee.to_string(), cli.base_fee.to_string()),
+    ];
+    for (id, flag, stored, given) in checks {
+        if explicit(id) && stored != given {
+            bail!(
+                "{} holds a chain with {flag} {stored}; refusing to start it with {flag} {given} \
+                 (choose another --data-dir, or --ephemeral)",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -69,8 +122,19 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    let explicit = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
 
+    let data_dir = match (&cli.data_dir, cli.ephemeral) {
+        (_, true) => None,
+        (Some(dir), false) => Some(dir.clone()),
+        (None, false) => Some(
+            xdg_dir("XDG_DATA_HOME", ".local/share")
+                .context("no home directory: give --data-dir or --ephemeral")?
+                .join(format!("chain-{}", cli.chain_id)),
+        ),
+    };
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let chain = DevChain {
         chain_id: cli.chain_id,
@@ -84,55 +148,108 @@ async fn main() -> anyhow::Result<()> {
     let config = NodeConfig {
         genesis: chain.genesis(&signers),
         host: HostConfig {
-            cache_dir: cli.cache_dir.or_else(default_cache_dir),
+            cache_dir: cli.cache_dir.clone().or_else(|| xdg_dir("XDG_CACHE_HOME", ".cache")),
             ..HostConfig::default()
         },
-        verify_with: cli.verify_with.map(|_| Compiler::Winch),
+        verify_with: cli.verify_with.as_ref().map(|_| Compiler::Winch),
         clock: Clock::System,
+        data_dir: data_dir.clone(),
+        checkpoint_interval: cli.checkpoint_interval,
     };
     let started = Instant::now();
-    let node =
+    let (mut node, recovery) =
         tokio::task::spawn_blocking(move || Node::start(canister_evm::CANISTER_WASM, config))
             .await?
-            .context("starting the EVM canister")?;
-    let install_instructions = node.install_instructions();
+            .with_context(|| match &data_dir {
+                Some(dir) => format!("starting the chain in {}", dir.display()),
+                None => "starting the chain".to_owned(),
+            })?;
+    if let Some(dir) = &data_dir {
+        check_settings(&node, &cli, &explicit, dir)?;
+    }
+    if let Some(path) = &cli.upgrade {
+        let wasm = if path.as_os_str().is_empty() {
+            canister_evm::CANISTER_WASM.to_vec()
+        } else {
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+        };
+        match node.upgrade(&wasm, &candid::encode_args(())?)? {
+            Ok(execution) => println!(
+                "Upgraded the canister to module {} ({} instructions)",
+                hex::encode(node.module_hash()),
+                execution.instructions
+            ),
+            Err(error) => {
+                eprintln!("error: the upgrade failed, the old canister keeps running: {error}")
+            }
+        }
+    }
 
+    let genesis = node.genesis().clone();
+    let accounts: Vec<_> = genesis.accounts.iter().map(|a| a.address.0).collect();
+    let own_keys = signers.iter().map(|s| s.address()).eq(accounts.iter().copied());
     println!(
         "\ncanister-evm {} — an EVM inside an Internet Computer canister\n",
         env!("CARGO_PKG_VERSION")
     );
     println!("Available Accounts\n==================");
-    for (i, signer) in signers.iter().enumerate() {
-        println!("({i}) {} ({} ETH)", signer.address(), cli.balance);
+    let ether = U256::from(10u64).pow(U256::from(18));
+    for (i, account) in genesis.accounts.iter().enumerate() {
+        println!("({i}) {} ({} ETH)", account.address, account.balance.0 / ether);
     }
-    println!("\nPrivate Keys\n==================");
-    for (i, signer) in signers.iter().enumerate() {
-        println!("({i}) 0x{}", hex::encode(signer.credential().to_bytes()));
+    if own_keys {
+        println!("\nPrivate Keys\n==================");
+        for (i, signer) in signers.iter().enumerate() {
+            println!("({i}) 0x{}", hex::encode(signer.credential().to_bytes()));
+        }
+        println!("\nWallet\n==================");
+        println!("Mnemonic:          {TEST_MNEMONIC}");
+        println!("Derivation path:   {DERIVATION_PATH}<index>");
     }
-    println!("\nWallet\n==================");
-    println!("Mnemonic:          {TEST_MNEMONIC}");
-    println!("Derivation path:   {DERIVATION_PATH}<index>");
-    println!("\nChain ID\n==================\n{}", cli.chain_id);
-    println!("\nBase Fee\n==================\n{}", cli.base_fee);
-    println!("\nGas Limit\n==================\n{}", cli.gas_limit);
-    println!("\nGenesis Timestamp\n==================\n{timestamp}");
+    println!("\nChain ID\n==================\n{}", genesis.chain_id);
+    println!("\nBase Fee\n==================\n{}", genesis.initial_base_fee);
+    println!("\nGas Limit\n==================\n{}", genesis.block_gas_limit);
+    println!("\nGenesis Timestamp\n==================\n{}", genesis.genesis_timestamp);
+    println!("\nCanister\n==================");
     println!(
-        "\nCanister\n==================\nevm-canister ({} bytes of wasm) installed in {:.2?}, canister_init took {install_instructions} instructions",
-        canister_evm::CANISTER_WASM.len(),
-        started.elapsed()
+        "module {} ({} bytes built in)",
+        hex::encode(node.module_hash()),
+        canister_evm::CANISTER_WASM.len()
     );
+    match &data_dir {
+        Some(dir) if node.install_instructions() == 0 => println!(
+            "continued the chain in {} ({} journaled messages replayed) in {:.2?}",
+            dir.display(),
+            recovery.replayed,
+            started.elapsed()
+        ),
+        Some(dir) => println!(
+            "installed in {:.2?} (canister_init: {} instructions); chain kept in {}",
+            started.elapsed(),
+            node.install_instructions(),
+            dir.display()
+        ),
+        None => println!(
+            "installed in {:.2?}; the chain is in memory only (--ephemeral)",
+            started.elapsed()
+        ),
+    }
+    if node.verifying() {
+        println!("verifying every message on Winch (--verify-with winch)");
+    }
 
-    let accounts = signers.iter().map(|s| s.address()).collect();
     let handle = NodeHandle::new(node, accounts);
-    let (addr, server) = canister_evm::server::serve(handle, SocketAddr::new(cli.host, cli.port))
-        .await
-        .with_context(|| format!("listening on {}:{}", cli.host, cli.port))?;
+    let (addr, server) =
+        canister_evm::server::serve(handle.clone(), SocketAddr::new(cli.host, cli.port))
+            .await
+            .with_context(|| format!("listening on {}:{}", cli.host, cli.port))?;
     println!("\nListening on {addr}");
 
     shutdown_signal().await;
     println!("\nShutting down");
     server.stop()?;
     server.stopped().await;
+    handle.run(|node| node.checkpoint()).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
     Ok(())
 }
 

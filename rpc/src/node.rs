@@ -1,6 +1,10 @@
 //! The node: one EVM canister installed in the host, and typed access to its
 //! Candid methods.
 //!
+//! With a data directory ([`crate::storage`]) every update is journaled and
+//! synced before it runs, and the canister's memory is checkpointed; opening
+//! the directory again continues the same chain.
+//!
 //! With a verifier ([`NodeConfig::verify_with`]) every message also runs on a
 //! second canister compiled by another code generator (Winch). Replies,
 //! instruction counts and state hashes must agree before either copy
@@ -8,13 +12,15 @@
 //! leaving both copies as they were.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::B256;
 use candid::utils::ArgumentEncoder;
 use candid::{CandidType, Principal};
+use canister_host::persist::{Kind, Record};
 use canister_host::{
-    Canister, CanisterSettings, Compiler, Execution, Host, HostConfig, MessageEnv,
+    Canister, CanisterSettings, Compiler, Execution, Host, HostConfig, MessageEnv, UpgradeError,
 };
 use evm_canister_api::{
     AccountState, Address, BlockTag, BlockView, CallArgs, CallError, CallOutcome, ChainInfo,
@@ -23,6 +29,8 @@ use evm_canister_api::{
 };
 use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
+
+use crate::storage::{StorageError, Store};
 
 /// Why the node could not answer, apart from what the canister itself says.
 #[derive(Debug, thiserror::Error)]
@@ -35,16 +43,23 @@ pub enum NodeError {
     Decode(candid::Error),
     #[error("determinism violation, message rejected: {0}")]
     Divergence(String),
+    #[error("storage failure, the node refuses further updates until restarted: {0}")]
+    Storage(String),
 }
 
 /// How to start a node.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
+    /// Genesis of a new chain (ignored when `data_dir` already holds one).
     pub genesis: InitArgs,
     pub host: HostConfig,
     /// Run every message a second time with this compiler and compare.
     pub verify_with: Option<Compiler>,
     pub clock: Clock,
+    /// Where the chain is kept; `None` keeps it in memory only.
+    pub data_dir: Option<PathBuf>,
+    /// Updates between checkpoints of the data directory.
+    pub checkpoint_interval: u64,
 }
 
 /// Where the time of each message (`ic0.time`) comes from.
@@ -76,25 +91,71 @@ pub struct Submitted {
     pub cost: TxCost,
 }
 
+/// Facts about the installed canister (`ic_canisterInfo`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CanisterInfo {
+    pub module_hash: [u8; 32],
+    pub version: u64,
+    pub cycles: u128,
+    pub heap_bytes: u64,
+    pub stable_bytes: u64,
+    pub durable: bool,
+    pub verifying: bool,
+}
+
+/// What opening a data directory did.
+#[derive(Clone, Debug, Default)]
+pub struct Recovery {
+    /// Journaled messages executed again after the checkpoint.
+    pub replayed: usize,
+}
+
 /// The EVM canister running in a host.
 pub struct Node {
+    host: Host,
     canister: Canister,
     /// The same canister compiled by another compiler, in verify mode.
-    verifier: Option<Canister>,
+    verifier: Option<(Host, Canister)>,
+    store: Option<Store>,
+    /// Set after a storage failure: updates are refused.
+    failed: Option<String>,
+    genesis: InitArgs,
     /// Principal of the (anonymous) user all calls come from.
     caller: Vec<u8>,
     clock: Clock,
     /// Time of the last message, in nanoseconds; never goes backwards.
     last_time: u64,
-    /// Instructions `canister_init` took.
+    /// Instructions `canister_init` took (0 for a reopened chain).
     install_instructions: u64,
     /// What each transaction cost, by hash.
     costs: HashMap<B256, TxCost>,
 }
 
 impl Node {
-    /// Compiles the canister, installs it with the genesis and returns the node.
-    pub fn start(wasm: &[u8], config: NodeConfig) -> anyhow::Result<Self> {
+    /// Starts a node: opens the chain in the data directory if there is one,
+    /// otherwise installs the canister `wasm` with the genesis.
+    pub fn start(wasm: &[u8], config: NodeConfig) -> anyhow::Result<(Self, Recovery)> {
+        if let Some(dir) = &config.data_dir
+            && Store::exists(dir)
+        {
+            return Self::open(config);
+        }
+        Ok((Self::create(wasm, config)?, Recovery::default()))
+    }
+
+    fn hosts(config: &NodeConfig) -> anyhow::Result<(Host, Option<Host>)> {
+        let verifying = config.verify_with.is_some();
+        let host = Host::new(HostConfig { track_state: verifying, ..config.host.clone() })?;
+        let verifier = match config.verify_with {
+            Some(compiler) => {
+                Some(Host::new(HostConfig { compiler, track_state: true, ..config.host.clone() })?)
+            }
+            None => None,
+        };
+        Ok((host, verifier))
+    }
+
+    fn create(wasm: &[u8], config: NodeConfig) -> anyhow::Result<Self> {
         let arg = candid::encode_one(&config.genesis)?;
         let caller = Principal::anonymous().as_slice().to_vec();
         let time = match config.clock {
@@ -102,16 +163,15 @@ impl Node {
             Clock::Manual { start, .. } => start,
         };
         let env = MessageEnv { caller: caller.clone(), time };
-        let verifying = config.verify_with.is_some();
-        let install = |host_config: HostConfig| -> anyhow::Result<(Canister, Execution)> {
-            let host = Host::new(HostConfig { track_state: verifying, ..host_config })?;
+        let (host, verifier_host) = Self::hosts(&config)?;
+        let install = |host: &Host| -> anyhow::Result<(Canister, Execution)> {
             let module = host.compile(wasm)?;
-            Ok(Canister::install(&host, module, CanisterSettings::default(), &arg, &env)?)
+            Ok(Canister::install(host, module, CanisterSettings::default(), &arg, &env)?)
         };
-        let (canister, execution) = install(config.host.clone())?;
-        let verifier = match config.verify_with {
-            Some(compiler) => {
-                let (verifier, check) = install(HostConfig { compiler, ..config.host })?;
+        let (mut canister, execution) = install(&host)?;
+        let verifier = match verifier_host {
+            Some(verifier_host) => {
+                let (verifier, check) = install(&verifier_host)?;
                 compare(
                     "canister_init",
                     &execution,
@@ -119,13 +179,25 @@ impl Node {
                     canister.state_hash(),
                     verifier.state_hash(),
                 )?;
-                Some(verifier)
+                Some((verifier_host, verifier))
+            }
+            None => None,
+        };
+        let store = match &config.data_dir {
+            Some(dir) => {
+                let mut store = Store::create(dir, &config.genesis, wasm, &mut canister, time)?;
+                store.set_checkpoint_interval(config.checkpoint_interval);
+                Some(store)
             }
             None => None,
         };
         Ok(Self {
+            host,
             canister,
             verifier,
+            store,
+            failed: None,
+            genesis: config.genesis,
             caller,
             clock: config.clock,
             last_time: time,
@@ -134,13 +206,113 @@ impl Node {
         })
     }
 
+    fn open(config: NodeConfig) -> anyhow::Result<(Self, Recovery)> {
+        let dir = config.data_dir.as_deref().expect("open needs a data directory");
+        let opened = Store::open(dir)?;
+        let wasm = opened.store.checkpoint_module()?;
+        let (host, verifier_host) = Self::hosts(&config)?;
+        let canister = opened.store.restore(&host, host.compile(&wasm)?)?;
+        let verifier = match verifier_host {
+            Some(verifier_host) => {
+                let verifier =
+                    opened.store.restore(&verifier_host, verifier_host.compile(&wasm)?)?;
+                Some((verifier_host, verifier))
+            }
+            None => None,
+        };
+        let mut node = Self {
+            host,
+            canister,
+            verifier,
+            store: None,
+            failed: None,
+            genesis: opened.genesis,
+            caller: Principal::anonymous().as_slice().to_vec(),
+            clock: config.clock,
+            last_time: opened.last_time,
+            install_instructions: 0,
+            costs: opened.costs,
+        };
+        let mut store = opened.store;
+        store.set_checkpoint_interval(config.checkpoint_interval);
+        let replayed = opened.pending.len();
+        for record in opened.pending {
+            if let Some((hash, cost)) = node.replay(&store, record)? {
+                // The crash may have lost this record of the cost ledger.
+                store.record_cost(hash, &cost)?;
+            }
+        }
+        if replayed > 0 {
+            store.checkpoint(&mut node.canister, node.last_time)?;
+        }
+        node.store = Some(store);
+        Ok((node, Recovery { replayed }))
+    }
+
+    /// Executes a journaled message again; returns the cost of the
+    /// transaction it included, if any.
+    fn replay(&mut self, store: &Store, record: Record) -> anyhow::Result<Option<(B256, TxCost)>> {
+        self.last_time = self.last_time.max(record.time);
+        let env = MessageEnv { caller: record.caller, time: record.time };
+        match record.kind {
+            Kind::Update => {
+                let Ok(execution) = self.execute_update(&record.method, &record.arg, &env) else {
+                    return Ok(None); // refused then as now
+                };
+                if record.method == "send_raw_transaction"
+                    && let Ok(Ok(result)) = decode::<Result<SubmitResult, TxError>>(&execution)
+                {
+                    let cost = cost_of(&result, &execution);
+                    self.costs.insert(result.tx_hash.0, cost);
+                    return Ok(Some((result.tx_hash.0, cost)));
+                }
+            }
+            Kind::Upgrade => {
+                let hash = parse_hash(&record.method)?;
+                let wasm = store.module(&hash)?;
+                // A failed upgrade failed the first time too.
+                let _ = self.execute_upgrade(&wasm, &record.arg, &env);
+            }
+            Kind::Cancel => unreachable!("the journal drops cancellations"),
+        }
+        Ok(None)
+    }
+
     pub fn install_instructions(&self) -> u64 {
         self.install_instructions
+    }
+
+    /// The genesis of the chain (as stored, for a reopened chain).
+    pub fn genesis(&self) -> &InitArgs {
+        &self.genesis
     }
 
     /// Whether every message is cross-checked on a second compiler.
     pub fn verifying(&self) -> bool {
         self.verifier.is_some()
+    }
+
+    /// Whether the chain is kept in a data directory.
+    pub fn durable(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// SHA-256 of the canister module the node runs.
+    pub fn module_hash(&self) -> [u8; 32] {
+        self.canister.module().hash()
+    }
+
+    /// Facts about the installed canister.
+    pub fn canister_info(&self) -> CanisterInfo {
+        CanisterInfo {
+            module_hash: self.module_hash(),
+            version: self.canister.version(),
+            cycles: self.canister.cycles(),
+            heap_bytes: self.canister.heap().len() as u64,
+            stable_bytes: self.canister.stable_memory().len(),
+            durable: self.store.is_some(),
+            verifying: self.verifier.is_some(),
+        }
     }
 
     /// The environment of the next message.
@@ -160,23 +332,23 @@ impl Node {
         let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
         let env = self.env();
         let execution = self.canister.query(method, &arg, &env)?;
-        if let Some(verifier) = &mut self.verifier {
+        if let Some((_, verifier)) = &mut self.verifier {
             let check = verifier.query(method, &arg, &env)?;
             compare(method, &execution, &check, None, None)?;
         }
         decode(&execution)
     }
 
-    fn update<A, R>(&mut self, method: &str, args: A) -> Result<(R, Execution), NodeError>
-    where
-        A: ArgumentEncoder,
-        R: CandidType + DeserializeOwned,
-    {
-        let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
-        let env = self.env();
-        let mut pending = self.canister.update_pending(method, &arg, &env)?;
-        if let Some(verifier) = &mut self.verifier {
-            let mut check = verifier.update_pending(method, &arg, &env)?;
+    /// Runs an update on the canister (and the verifier), without journaling.
+    fn execute_update(
+        &mut self,
+        method: &str,
+        arg: &[u8],
+        env: &MessageEnv,
+    ) -> Result<Execution, NodeError> {
+        let mut pending = self.canister.update_pending(method, arg, env)?;
+        if let Some((_, verifier)) = &mut self.verifier {
+            let mut check = verifier.update_pending(method, arg, env)?;
             let (hash, check_hash) = (pending.state_hash(), check.state_hash());
             if let Err(divergence) =
                 compare(method, pending.execution(), check.execution(), hash, check_hash)
@@ -186,10 +358,56 @@ impl Node {
                 return Err(divergence);
             }
             check.commit();
+            // Only the primary's dirty pages are checkpointed.
+            verifier.take_dirty();
         }
-        let execution = pending.commit();
+        Ok(pending.commit())
+    }
+
+    fn update<A, R>(&mut self, method: &str, args: A) -> Result<(R, Execution), NodeError>
+    where
+        A: ArgumentEncoder,
+        R: CandidType + DeserializeOwned,
+    {
+        if let Some(failure) = &self.failed {
+            return Err(NodeError::Storage(failure.clone()));
+        }
+        let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
+        let env = self.env();
+        let seq =
+            self.with_store(|store, _, _| store.log_update(env.time, &env.caller, method, &arg))?;
+        let execution = match self.execute_update(method, &arg, &env) {
+            Err(divergence @ NodeError::Divergence(_)) => {
+                // The message was journaled but not executed: say so, or
+                // replaying would execute it.
+                if let Some(seq) = seq {
+                    self.with_store(|store, _, _| store.cancel(seq, env.time))?;
+                }
+                return Err(divergence);
+            }
+            other => other?,
+        };
+        self.with_store(|store, canister, time| store.after_message(canister, time))?;
         let reply = decode(&execution)?;
         Ok((reply, execution))
+    }
+
+    /// Runs `f` on the store, if the chain has one. A storage failure is
+    /// recorded: updates are refused from then on.
+    fn with_store<T>(
+        &mut self,
+        f: impl FnOnce(&mut Store, &mut Canister, u64) -> Result<T, StorageError>,
+    ) -> Result<Option<T>, NodeError> {
+        let Some(store) = &mut self.store else { return Ok(None) };
+        match f(store, &mut self.canister, self.last_time) {
+            Ok(value) => Ok(Some(value)),
+            Err(error) => {
+                let message = error.to_string();
+                tracing::error!("storage failure: {message}; refusing further updates");
+                self.failed = Some(message.clone());
+                Err(NodeError::Storage(message))
+            }
+        }
     }
 
     pub fn send_raw_transaction(
@@ -198,24 +416,61 @@ impl Node {
     ) -> Result<Result<Submitted, TxError>, NodeError> {
         let (result, execution): (Result<SubmitResult, TxError>, _) =
             self.update("send_raw_transaction", (ByteBuf::from(raw),))?;
-        Ok(result.map(|result| {
-            let cost = TxCost {
-                gas_used: result.gas_used,
-                instructions: execution.instructions,
-                cycles: execution.cycles,
-                stable_bytes_written: execution.stable_bytes_written,
-            };
-            tracing::info!(
-                tx = %result.tx_hash,
-                block = result.block_number,
-                gas = cost.gas_used,
-                instructions = cost.instructions,
-                cycles = cost.cycles,
-                "transaction included"
-            );
-            self.costs.insert(result.tx_hash.0, cost);
-            Submitted { result, cost }
-        }))
+        let Ok(result) = result else { return Ok(Err(result.unwrap_err())) };
+        let cost = cost_of(&result, &execution);
+        tracing::info!(
+            tx = %result.tx_hash,
+            block = result.block_number,
+            gas = cost.gas_used,
+            instructions = cost.instructions,
+            cycles = cost.cycles,
+            "transaction included"
+        );
+        self.costs.insert(result.tx_hash.0, cost);
+        self.with_store(|store, _, _| store.record_cost(result.tx_hash.0, &cost))?;
+        Ok(Ok(Submitted { result, cost }))
+    }
+
+    fn execute_upgrade(
+        &mut self,
+        wasm: &[u8],
+        arg: &[u8],
+        env: &MessageEnv,
+    ) -> Result<Execution, UpgradeError> {
+        let module = self.host.compile(wasm).map_err(UpgradeError::Install)?;
+        let execution = self.canister.upgrade(&self.host, module, arg, env)?;
+        if let Some((host, verifier)) = &mut self.verifier {
+            let module = host.compile(wasm).map_err(UpgradeError::Install)?;
+            verifier.upgrade(host, module, arg, env)?;
+        }
+        Ok(execution)
+    }
+
+    /// Upgrades the canister to `wasm`: `canister_pre_upgrade`, new code,
+    /// `canister_post_upgrade` with the Candid argument `arg`, stable memory
+    /// kept. If it fails, the old canister keeps running, unchanged.
+    pub fn upgrade(
+        &mut self,
+        wasm: &[u8],
+        arg: &[u8],
+    ) -> Result<Result<Execution, UpgradeError>, NodeError> {
+        if let Some(failure) = &self.failed {
+            return Err(NodeError::Storage(failure.clone()));
+        }
+        let env = self.env();
+        self.with_store(|store, _, _| store.log_upgrade(env.time, &env.caller, wasm, arg))?;
+        let result = self.execute_upgrade(wasm, arg, &env);
+        // Checkpoint now: the heap is all new.
+        self.with_store(|store, canister, time| store.checkpoint(canister, time))?;
+        Ok(result)
+    }
+
+    /// Writes a checkpoint (on a clean shutdown, say).
+    pub fn checkpoint(&mut self) -> Result<(), NodeError> {
+        if self.failed.is_some() {
+            return Ok(());
+        }
+        self.with_store(|store, canister, time| store.checkpoint(canister, time)).map(|_| ())
     }
 
     /// What transaction `hash` cost, if this node included it.
@@ -295,6 +550,26 @@ impl Node {
     ) -> Result<Result<FeeHistory, QueryError>, NodeError> {
         self.query("fee_history", (count, newest, percentiles))
     }
+
+    /// Calls a query method by name with Candid bytes (for tools and tests).
+    pub fn query_raw(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>, NodeError> {
+        let env = self.env();
+        Ok(self.canister.query(method, arg, &env)?.reply()?.to_vec())
+    }
+}
+
+fn cost_of(result: &SubmitResult, execution: &Execution) -> TxCost {
+    TxCost {
+        gas_used: result.gas_used,
+        instructions: execution.instructions,
+        cycles: execution.cycles,
+        stable_bytes_written: execution.stable_bytes_written,
+    }
+}
+
+fn parse_hash(hex: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = alloy_primitives::hex::decode(hex)?;
+    bytes.try_into().map_err(|_| anyhow::anyhow!("a module hash has 32 bytes"))
 }
 
 /// Checks that two engines executed `method` identically.

@@ -8,4 +8,5 @@ mod harness;
 
 mod clients;
 mod contracts;
+mod durability;
 mod node;

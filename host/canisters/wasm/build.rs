@@ -9,4 +9,12 @@ fn main() {
         &["host/canisters/counter"],
     );
     println!("cargo:rustc-env=COUNTER_WASM_FILE={}", counter.display());
+    let probe = canister_build::build(
+        "evm-canister",
+        "evm_canister",
+        &["upgrade-probe"],
+        "evm_probe",
+        &["evm-canister/src", "evm-canister/Cargo.toml", "evm-canister/api"],
+    );
+    println!("cargo:rustc-env=EVM_PROBE_WASM_FILE={}", probe.display());
 }

@@ -2,6 +2,7 @@
 //! under the host, and JSON-RPC handlers are called through `RpcModule::call`.
 
 mod determinism;
+mod durability;
 mod node;
 mod rpc;
 
@@ -33,8 +34,10 @@ pub fn start_with(verify_with: Option<Compiler>, limits: Limits) -> (Node, Vec<P
         },
         verify_with,
         clock: Clock::Manual { start: 1_700_000_000_000_000_000, step: 1_000_000_000 },
+        data_dir: None,
+        checkpoint_interval: 1_000,
     };
-    (Node::start(canister_evm::CANISTER_WASM, config).unwrap(), signers)
+    (Node::start(canister_evm::CANISTER_WASM, config).unwrap().0, signers)
 }
 
 /// A signed EIP-1559 transaction.

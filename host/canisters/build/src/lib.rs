@@ -36,6 +36,9 @@ pub fn build(package: &str, lib: &str, features: &[&str], out: &str, watch: &[&s
         .join("canister");
     ensure_wasm_target();
 
+    // Builds of the same package with other features write the same output
+    // file: hold a lock from building to copying it.
+    let _lock = BuildLock::take(&target_dir);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -67,6 +70,23 @@ pub fn build(package: &str, lib: &str, features: &[&str], out: &str, watch: &[&s
         .join(format!("{out}.wasm"));
     std::fs::copy(&built, &copy).unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
     copy
+}
+
+/// An exclusive lock on `dir/.build-lock`, released when dropped.
+struct BuildLock {
+    _file: std::fs::File,
+}
+
+impl BuildLock {
+    fn take(dir: &Path) -> Self {
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(dir).expect("create the canister target directory");
+        let file = std::fs::File::create(dir.join(".build-lock")).expect("create the build lock");
+        // SAFETY: the descriptor is open for as long as `file` lives.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(locked, 0, "cannot lock {}", dir.display());
+        Self { _file: file }
+    }
 }
 
 /// Installs the wasm target through rustup when it is missing, so the first

@@ -1,0 +1,424 @@
+//! The journal: a write-ahead log of the messages that change a canister.
+//!
+//! Every update (and every upgrade) is appended, and made durable with
+//! [`Journal::sync`], *before* it executes. After a crash, the messages after
+//! the last checkpoint are executed again; execution is deterministic, so
+//! they produce exactly the state they produced before.
+//!
+//! ```text
+//!  journal-<first seq, 20 digits>.log
+//!  ┌──────────────── record ────────────────┐
+//!  │ length u32 │ crc32 u32 │ payload …      │  little-endian
+//!  └────────────────────────────────────────┘
+//!  payload: seq u64 | time u64 | kind u8 (0 update, 1 upgrade, 2 cancel)
+//!           | caller bytes | method bytes | argument bytes      (bytes = u64 length + data)
+//! ```
+//!
+//! A crash while appending can leave a torn record at the end of the last
+//! file; it was never acknowledged and is cut off. A bad record *followed by
+//! good ones* is corruption, and opening fails rather than losing messages.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::codec::{Reader, Writer};
+use super::sync_dir;
+
+/// Longest record accepted when reading (a sanity bound against garbage).
+const MAX_RECORD: usize = 64 * 1024 * 1024;
+
+/// What kind of message a record holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// An update call: `method` with argument `arg`.
+    Update,
+    /// An upgrade: `method` is the hex SHA-256 of the new module, `arg` the
+    /// argument of `canister_post_upgrade`.
+    Upgrade,
+    /// The record whose sequence number is `method` was not executed after
+    /// all (it was logged, then refused); replaying skips it.
+    Cancel,
+}
+
+/// One logged message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub seq: u64,
+    pub time: u64,
+    pub kind: Kind,
+    pub caller: Vec<u8>,
+    pub method: String,
+    pub arg: Vec<u8>,
+}
+
+impl Record {
+    fn encode(&self) -> Vec<u8> {
+        let mut payload = Writer::default();
+        payload
+            .u64(self.seq)
+            .u64(self.time)
+            .u8(match self.kind {
+                Kind::Update => 0,
+                Kind::Upgrade => 1,
+                Kind::Cancel => 2,
+            })
+            .bytes(&self.caller)
+            .bytes(self.method.as_bytes())
+            .bytes(&self.arg);
+        let mut out = Writer::default();
+        out.u32(payload.buf.len() as u32).u32(crc32fast::hash(&payload.buf)).raw(&payload.buf);
+        out.buf
+    }
+
+    fn decode(payload: &[u8]) -> io::Result<Self> {
+        let mut r = Reader::new(payload);
+        let seq = r.u64()?;
+        let time = r.u64()?;
+        let kind = match r.u8()? {
+            0 => Kind::Update,
+            1 => Kind::Upgrade,
+            2 => Kind::Cancel,
+            other => return Err(invalid(format!("unknown record kind {other}"))),
+        };
+        let caller = r.bytes()?.to_vec();
+        let method =
+            String::from_utf8(r.bytes()?.to_vec()).map_err(|_| invalid("method is not UTF-8"))?;
+        let arg = r.bytes()?.to_vec();
+        Ok(Self { seq, time, kind, caller, method, arg })
+    }
+}
+
+fn invalid(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.into())
+}
+
+fn file_name(first_seq: u64) -> String {
+    format!("journal-{first_seq:020}.log")
+}
+
+/// The journal files in `dir`, by first sequence number.
+fn files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if let Some(seq) = name.strip_prefix("journal-").and_then(|n| n.strip_suffix(".log")) {
+            let seq =
+                seq.parse().map_err(|_| invalid(format!("unexpected journal file {name}")))?;
+            files.push((seq, path));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads the records of one file; a torn tail is cut off if `last` (only the
+/// file being appended to can have one).
+fn read_file(path: &Path, last: bool) -> io::Result<Vec<Record>> {
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match parse_record(&bytes[at..]) {
+            Ok((record, used)) => {
+                records.push(record);
+                at += used;
+            }
+            Err(error) => {
+                let rest = &bytes[at..];
+                let later_records = (1..rest.len()).any(|i| parse_record(&rest[i..]).is_ok());
+                if last && !later_records {
+                    tracing::warn!(
+                        "cutting a torn record off the end of {} ({} bytes): a crash interrupted it",
+                        path.display(),
+                        rest.len()
+                    );
+                    let file = OpenOptions::new().write(true).open(path)?;
+                    file.set_len(at as u64)?;
+                    file.sync_all()?;
+                    break;
+                }
+                return Err(invalid(format!(
+                    "journal {} is corrupted at byte {at}: {error}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(records)
+}
+
+fn parse_record(bytes: &[u8]) -> io::Result<(Record, usize)> {
+    let mut r = Reader::new(bytes);
+    let len = r.u32()? as usize;
+    let crc = r.u32()?;
+    if len > MAX_RECORD {
+        return Err(invalid("record length out of range"));
+    }
+    let payload = r.raw(len)?;
+    if crc32fast::hash(payload) != crc {
+        return Err(invalid("record checksum mismatch"));
+    }
+    Ok((Record::decode(payload)?, 8 + len))
+}
+
+/// The journal of one canister, open for appending.
+pub struct Journal {
+    dir: PathBuf,
+    file: File,
+    /// Sequence number of the next record.
+    next_seq: u64,
+    /// Records appended but not yet synced.
+    unsynced: bool,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal in `dir`; returns it and the records
+    /// with a sequence number above `after`, in order, without the cancelled
+    /// ones and the cancellations.
+    pub fn open(dir: &Path, after: u64) -> io::Result<(Self, Vec<Record>)> {
+        fs::create_dir_all(dir)?;
+        let files = files(dir)?;
+        let mut pending = Vec::new();
+        let mut next_seq = after + 1;
+        for (i, (_, path)) in files.iter().enumerate() {
+            for record in read_file(path, i + 1 == files.len())? {
+                if record.seq > after {
+                    if record.seq != next_seq {
+                        return Err(invalid(format!(
+                            "journal {} skips from message {} to {}",
+                            path.display(),
+                            next_seq - 1,
+                            record.seq
+                        )));
+                    }
+                    next_seq += 1;
+                    pending.push(record);
+                }
+            }
+        }
+        let cancelled: std::collections::BTreeSet<u64> = pending
+            .iter()
+            .filter(|r| r.kind == Kind::Cancel)
+            .filter_map(|r| r.method.parse().ok())
+            .collect();
+        pending.retain(|r| r.kind != Kind::Cancel && !cancelled.contains(&r.seq));
+        let path = match files.last() {
+            Some((_, path)) => path.clone(),
+            None => {
+                let path = dir.join(file_name(next_seq));
+                File::create(&path)?;
+                sync_dir(dir)?;
+                path
+            }
+        };
+        let mut file = OpenOptions::new().append(true).open(&path)?;
+        file.seek(SeekFrom::End(0))?;
+        Ok((Self { dir: dir.to_owned(), file, next_seq, unsynced: false }, pending))
+    }
+
+    /// Sequence number the next record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Journals that record `seq` was not executed, and syncs.
+    pub fn cancel(&mut self, seq: u64, time: u64) -> io::Result<()> {
+        self.append(time, Kind::Cancel, &[], &seq.to_string(), &[])?;
+        self.sync()
+    }
+
+    /// Appends a record (not yet durable: call [`Journal::sync`]); returns
+    /// its sequence number.
+    pub fn append(
+        &mut self,
+        time: u64,
+        kind: Kind,
+        caller: &[u8],
+        method: &str,
+        arg: &[u8],
+    ) -> io::Result<u64> {
+        let seq = self.next_seq;
+        let record = Record {
+            seq,
+            time,
+            kind,
+            caller: caller.to_vec(),
+            method: method.to_owned(),
+            arg: arg.to_vec(),
+        };
+        self.file.write_all(&record.encode())?;
+        self.next_seq += 1;
+        self.unsynced = true;
+        Ok(seq)
+    }
+
+    /// Makes every appended record durable.
+    pub fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced {
+            self.file.sync_data()?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Starts a new file after a checkpoint that covers everything up to
+    /// `checkpoint_seq`, and deletes the files that checkpoint made
+    /// unnecessary.
+    pub fn rotate(&mut self, checkpoint_seq: u64) -> io::Result<()> {
+        self.sync()?;
+        let path = self.dir.join(file_name(self.next_seq));
+        if !path.exists() {
+            self.file = OpenOptions::new().create(true).append(true).open(&path)?;
+            sync_dir(&self.dir)?;
+        }
+        let files = files(&self.dir)?;
+        // A file is obsolete when the next one starts at or before the
+        // checkpoint: all its records are covered.
+        for pair in files.windows(2) {
+            if pair[1].0 <= checkpoint_seq + 1 {
+                fs::remove_file(&pair[0].1)?;
+            }
+        }
+        sync_dir(&self.dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    fn append(journal: &mut Journal, method: &str) -> u64 {
+        journal.append(7, Kind::Update, b"caller", method, method.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn record_layout_is_stable() {
+        let record = Record {
+            seq: 1,
+            time: 2,
+            kind: Kind::Upgrade,
+            caller: vec![9],
+            method: "m".into(),
+            arg: vec![],
+        };
+        // length 43 | crc32 | seq 1 | time 2 | kind 1 | caller [9] | method "m" | arg []
+        assert_eq!(
+            hex(&record.encode()),
+            concat!(
+                "2b000000907ccfa0",
+                "0100000000000000",
+                "0200000000000000",
+                "01",
+                "010000000000000009",
+                "01000000000000006d",
+                "0000000000000000"
+            )
+        );
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn records_after_the_checkpoint_come_back_in_order() {
+        let dir = dir();
+        let (mut journal, pending) = Journal::open(dir.path(), 0).unwrap();
+        assert!(pending.is_empty());
+        for method in ["a", "b", "c"] {
+            append(&mut journal, method);
+        }
+        journal.sync().unwrap();
+        drop(journal);
+        let (journal, pending) = Journal::open(dir.path(), 1).unwrap();
+        assert_eq!(pending.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(pending[0].seq, 2);
+        assert_eq!(journal.next_seq(), 4);
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_off() {
+        let dir = dir();
+        let (mut journal, _) = Journal::open(dir.path(), 0).unwrap();
+        append(&mut journal, "kept");
+        journal.sync().unwrap();
+        drop(journal);
+        let path = files(dir.path()).unwrap()[0].1.clone();
+        // Half a record, as a crash mid-write leaves it.
+        let mut torn = Record {
+            seq: 2,
+            time: 1,
+            kind: Kind::Update,
+            caller: vec![],
+            method: "x".into(),
+            arg: vec![1; 100],
+        }
+        .encode();
+        torn.truncate(50);
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(&torn).unwrap();
+        let (mut journal, pending) = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(pending.len(), 1);
+        // Appending continues cleanly after the cut.
+        append(&mut journal, "next");
+        journal.sync().unwrap();
+        drop(journal);
+        let (_, pending) = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(pending.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(), ["kept", "next"]);
+    }
+
+    #[test]
+    fn corruption_before_good_records_is_an_error() {
+        let dir = dir();
+        let (mut journal, _) = Journal::open(dir.path(), 0).unwrap();
+        for method in ["a", "b", "c"] {
+            append(&mut journal, method);
+        }
+        journal.sync().unwrap();
+        drop(journal);
+        let path = files(dir.path()).unwrap()[0].1.clone();
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[20] ^= 0xff; // inside the first record
+        fs::write(&path, bytes).unwrap();
+        let error = Journal::open(dir.path(), 0).err().unwrap();
+        assert!(error.to_string().contains("is corrupted at byte 0"), "{error}");
+    }
+
+    #[test]
+    fn cancelled_records_are_not_replayed() {
+        let dir = dir();
+        let (mut journal, _) = Journal::open(dir.path(), 0).unwrap();
+        append(&mut journal, "a");
+        let refused = append(&mut journal, "b");
+        journal.cancel(refused, 9).unwrap();
+        append(&mut journal, "c");
+        journal.sync().unwrap();
+        drop(journal);
+        let (journal, pending) = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(pending.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(journal.next_seq(), 5);
+    }
+
+    #[test]
+    fn rotation_drops_files_the_checkpoint_covers() {
+        let dir = dir();
+        let (mut journal, _) = Journal::open(dir.path(), 0).unwrap();
+        append(&mut journal, "a");
+        append(&mut journal, "b");
+        journal.rotate(2).unwrap();
+        append(&mut journal, "c");
+        journal.sync().unwrap();
+        assert_eq!(files(dir.path()).unwrap().len(), 1);
+        drop(journal);
+        let (_, pending) = Journal::open(dir.path(), 2).unwrap();
+        assert_eq!(pending.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(), ["c"]);
+        // Opening after an older checkpoint than the files cover is a gap.
+        assert!(Journal::open(dir.path(), 0).is_err());
+    }
+}

@@ -1,0 +1,376 @@
+//! The node's data directory: the chain survives restarts, crashes and
+//! upgrades.
+//!
+//! ```text
+//!  <data-dir>/
+//!    genesis          the chain's genesis (Candid), magic + version + SHA-256
+//!    modules/         installed canister modules, by SHA-256
+//!    state/           the last checkpoint of the canister's memory (host::persist)
+//!    journal/         every update and upgrade since, synced before it runs
+//!    costs            what each transaction cost, appended (CRC per record)
+//! ```
+//!
+//! A transaction is appended to the journal and synced *before* the canister
+//! executes it, so nothing a client has seen — a transaction hash, a block, a
+//! balance — can be lost: after a crash the node loads the checkpoint and
+//! executes the journal's later messages again, which, being deterministic,
+//! recreate exactly the same chain. Checkpoints write only the pages that
+//! changed. The directory is created under a temporary name and renamed into
+//! place, so a crash during creation leaves nothing a later start accepts.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use alloy_primitives::B256;
+use canister_host::persist::modules::Modules;
+use canister_host::persist::{Journal, Kind, Record, Snapshot, StateDir};
+use canister_host::{Canister, CanisterModule, Host};
+use evm_canister_api::InitArgs;
+use sha2::{Digest, Sha256};
+
+use crate::node::TxCost;
+
+/// Messages between checkpoints, unless configured otherwise.
+pub const CHECKPOINT_INTERVAL: u64 = 1_000;
+
+const GENESIS_MAGIC: &[u8; 8] = b"CEVMGNSS";
+const FORMAT_VERSION: u32 = 1;
+const COST_RECORD: usize = 32 + 8 + 8 + 16 + 8 + 4;
+
+/// Why the data directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn io_context(context: impl Into<String>) -> impl FnOnce(io::Error) -> StorageError {
+    let context = context.into();
+    move |source| StorageError::Io { context, source }
+}
+
+/// What opening an existing directory found.
+pub struct Opened {
+    pub store: Store,
+    pub genesis: InitArgs,
+    /// Journal records after the checkpoint, to execute again.
+    pub pending: Vec<Record>,
+    pub costs: HashMap<B256, TxCost>,
+    /// The node's clock at the checkpoint.
+    pub last_time: u64,
+}
+
+/// An open data directory.
+pub struct Store {
+    dir: PathBuf,
+    state: StateDir,
+    journal: Journal,
+    modules: Modules,
+    costs: File,
+    since_checkpoint: u64,
+    checkpoint_interval: u64,
+}
+
+impl Store {
+    /// Whether `dir` holds a chain.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("genesis").exists()
+    }
+
+    /// Creates the directory of a new chain whose canister was just installed.
+    pub fn create(
+        dir: &Path,
+        genesis: &InitArgs,
+        wasm: &[u8],
+        canister: &mut Canister,
+        last_time: u64,
+    ) -> Result<Self, StorageError> {
+        if dir.exists()
+            && fs::read_dir(dir)
+                .map_err(io_context(format!("reading {}", dir.display())))?
+                .next()
+                .is_some()
+        {
+            return Err(StorageError::Invalid(format!(
+                "{} is not empty but holds no chain (no `genesis` file); refusing to use it",
+                dir.display()
+            )));
+        }
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(io_context(format!("creating {}", parent.display())))?;
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("data");
+        let tmp = parent.join(format!(".{name}.creating-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        let context = format!("writing the new chain to {}", tmp.display());
+        (|| -> io::Result<()> {
+            fs::create_dir_all(&tmp)?;
+            write_genesis(&tmp.join("genesis"), genesis)?;
+            let hash = Modules::new(&tmp.join("modules")).put(wasm)?;
+            debug_assert_eq!(hash, canister.module().hash());
+            let (dirty_heap, dirty_stable) = canister.take_dirty();
+            StateDir::create(
+                &tmp.join("state"),
+                &snapshot(canister, &dirty_heap, &dirty_stable),
+                0,
+                app(last_time),
+            )?;
+            Journal::open(&tmp.join("journal"), 0)?;
+            File::create(tmp.join("costs"))?.sync_all()?;
+            canister_host::persist::sync_dir(&tmp)?;
+            if dir.exists() {
+                fs::remove_dir(dir)?;
+            }
+            fs::rename(&tmp, dir)?;
+            canister_host::persist::sync_dir(parent)
+        })()
+        .map_err(io_context(context))?;
+        Ok(Self::open(dir)?.store)
+    }
+
+    /// Opens an existing chain directory.
+    pub fn open(dir: &Path) -> Result<Opened, StorageError> {
+        let genesis = read_genesis(&dir.join("genesis"))?;
+        let state =
+            StateDir::open(&dir.join("state")).map_err(io_context("opening the checkpoint"))?;
+        let (journal, pending) = Journal::open(&dir.join("journal"), state.meta().seq)
+            .map_err(io_context("opening the journal"))?;
+        let costs_path = dir.join("costs");
+        let costs = read_costs(&costs_path)?;
+        let last_time = parse_app(&state.meta().app)?;
+        let costs_file = OpenOptions::new()
+            .append(true)
+            .open(&costs_path)
+            .map_err(io_context(format!("opening {}", costs_path.display())))?;
+        let store = Store {
+            dir: dir.to_owned(),
+            state,
+            journal,
+            modules: Modules::new(&dir.join("modules")),
+            costs: costs_file,
+            since_checkpoint: pending.len() as u64,
+            checkpoint_interval: CHECKPOINT_INTERVAL,
+        };
+        Ok(Opened { store, genesis, pending, costs, last_time })
+    }
+
+    /// Checkpoints after every `messages` updates (at least one).
+    pub fn set_checkpoint_interval(&mut self, messages: u64) {
+        self.checkpoint_interval = messages.max(1);
+    }
+
+    /// The module the checkpoint's canister runs.
+    pub fn checkpoint_module(&self) -> Result<Vec<u8>, StorageError> {
+        self.module(&self.state.meta().module_hash)
+    }
+
+    pub fn module(&self, hash: &[u8; 32]) -> Result<Vec<u8>, StorageError> {
+        self.modules.get(hash).map_err(io_context("reading an installed module"))
+    }
+
+    /// The canister as the checkpoint has it, compiled by `host`.
+    pub fn restore(
+        &self,
+        host: &Host,
+        module: std::sync::Arc<CanisterModule>,
+    ) -> Result<Canister, StorageError> {
+        let meta = self.state.meta();
+        if module.hash() != meta.module_hash {
+            return Err(StorageError::Invalid(
+                "the module does not match the checkpoint".to_owned(),
+            ));
+        }
+        let (heap, stable) = self.state.load().map_err(io_context("loading the checkpoint"))?;
+        let globals = meta.globals.iter().map(|g| g.to_val()).collect();
+        Canister::restore(host, module, heap, globals, meta.system_state(stable)).map_err(|e| {
+            StorageError::Invalid(format!("cannot restore the canister from the checkpoint: {e}"))
+        })
+    }
+
+    /// Appends an update to the journal and syncs it: only then may it run.
+    /// Returns its sequence number.
+    pub fn log_update(
+        &mut self,
+        time: u64,
+        caller: &[u8],
+        method: &str,
+        arg: &[u8],
+    ) -> Result<u64, StorageError> {
+        let seq = self
+            .journal
+            .append(time, Kind::Update, caller, method, arg)
+            .map_err(io_context("writing the journal"))?;
+        self.journal.sync().map_err(io_context("syncing the journal"))?;
+        Ok(seq)
+    }
+
+    /// Journals that update `seq` was refused after all.
+    pub fn cancel(&mut self, seq: u64, time: u64) -> Result<(), StorageError> {
+        self.journal.cancel(seq, time).map_err(io_context("writing the journal"))
+    }
+
+    /// Stores `wasm` and journals an upgrade to it.
+    pub fn log_upgrade(
+        &mut self,
+        time: u64,
+        caller: &[u8],
+        wasm: &[u8],
+        arg: &[u8],
+    ) -> Result<(), StorageError> {
+        let hash = self.modules.put(wasm).map_err(io_context("storing the module"))?;
+        let hex = canister_host::persist::modules::hex(&hash);
+        self.journal
+            .append(time, Kind::Upgrade, caller, &hex, arg)
+            .map_err(io_context("writing the journal"))?;
+        self.journal.sync().map_err(io_context("syncing the journal"))
+    }
+
+    /// Remembers what a transaction cost (made durable at the next
+    /// checkpoint; replaying the journal recreates what a crash loses).
+    pub fn record_cost(&mut self, hash: B256, cost: &TxCost) -> Result<(), StorageError> {
+        let mut record = Vec::with_capacity(COST_RECORD);
+        record.extend_from_slice(hash.as_slice());
+        record.extend_from_slice(&cost.gas_used.to_le_bytes());
+        record.extend_from_slice(&cost.instructions.to_le_bytes());
+        record.extend_from_slice(&cost.cycles.to_le_bytes());
+        record.extend_from_slice(&cost.stable_bytes_written.to_le_bytes());
+        let crc = crc32fast::hash(&record);
+        record.extend_from_slice(&crc.to_le_bytes());
+        self.costs.write_all(&record).map_err(io_context("writing the cost ledger"))
+    }
+
+    /// Counts a message; checkpoints when enough have run since the last one.
+    pub fn after_message(
+        &mut self,
+        canister: &mut Canister,
+        last_time: u64,
+    ) -> Result<(), StorageError> {
+        self.since_checkpoint += 1;
+        if self.since_checkpoint >= self.checkpoint_interval {
+            self.checkpoint(canister, last_time)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the pages changed since the last checkpoint and trims the
+    /// journal.
+    pub fn checkpoint(
+        &mut self,
+        canister: &mut Canister,
+        last_time: u64,
+    ) -> Result<(), StorageError> {
+        let seq = self.journal.next_seq() - 1;
+        self.costs.sync_data().map_err(io_context("syncing the cost ledger"))?;
+        let (dirty_heap, dirty_stable) = canister.take_dirty();
+        self.state
+            .checkpoint(&snapshot(canister, &dirty_heap, &dirty_stable), seq, app(last_time))
+            .map_err(io_context(format!("checkpointing into {}", self.dir.display())))?;
+        self.journal.rotate(seq).map_err(io_context("trimming the journal"))?;
+        self.since_checkpoint = 0;
+        Ok(())
+    }
+}
+
+fn snapshot<'a>(
+    canister: &'a Canister,
+    dirty_heap: &'a std::collections::BTreeSet<usize>,
+    dirty_stable: &'a std::collections::BTreeSet<usize>,
+) -> Snapshot<'a> {
+    Snapshot {
+        heap: canister.heap(),
+        stable: canister.stable_memory(),
+        dirty_heap,
+        dirty_stable,
+        globals: canister.globals(),
+        system: canister.system_state(),
+        module_hash: canister.module().hash(),
+    }
+}
+
+/// The node's data in a checkpoint: its clock.
+fn app(last_time: u64) -> Vec<u8> {
+    last_time.to_le_bytes().to_vec()
+}
+
+fn parse_app(bytes: &[u8]) -> Result<u64, StorageError> {
+    let bytes: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StorageError::Invalid("the checkpoint's node data is malformed".to_owned()))?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+fn write_genesis(path: &Path, genesis: &InitArgs) -> io::Result<()> {
+    let candid = candid::encode_one(genesis).map_err(|e| io::Error::other(e.to_string()))?;
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(GENESIS_MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&candid);
+    bytes.extend_from_slice(&Sha256::digest(&bytes));
+    let mut file = File::create(path)?;
+    file.write_all(&bytes)?;
+    file.sync_all()
+}
+
+fn read_genesis(path: &Path) -> Result<InitArgs, StorageError> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(io_context(format!("reading {}", path.display())))?;
+    let corrupt = |why: &str| {
+        StorageError::Invalid(format!("{} is not a valid genesis file: {why}", path.display()))
+    };
+    if bytes.len() < 12 + 32 || &bytes[..8] != GENESIS_MAGIC {
+        return Err(corrupt("bad magic or too short"));
+    }
+    let (body, digest) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(body)[..] != *digest {
+        return Err(corrupt("checksum mismatch"));
+    }
+    let version = u32::from_le_bytes(body[8..12].try_into().unwrap());
+    if version != FORMAT_VERSION {
+        return Err(corrupt(&format!(
+            "format version {version}, this build reads {FORMAT_VERSION}"
+        )));
+    }
+    candid::decode_one(&body[12..]).map_err(|e| corrupt(&e.to_string()))
+}
+
+fn read_costs(path: &Path) -> Result<HashMap<B256, TxCost>, StorageError> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(io_context(format!("reading {}", path.display())))?;
+    let mut costs = HashMap::new();
+    let mut valid = 0;
+    for record in bytes.chunks_exact(COST_RECORD) {
+        let (body, crc) = record.split_at(COST_RECORD - 4);
+        if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
+            break;
+        }
+        let field = |at: usize, len: usize| &body[at..at + len];
+        costs.insert(
+            B256::from_slice(field(0, 32)),
+            TxCost {
+                gas_used: u64::from_le_bytes(field(32, 8).try_into().unwrap()),
+                instructions: u64::from_le_bytes(field(40, 8).try_into().unwrap()),
+                cycles: u128::from_le_bytes(field(48, 16).try_into().unwrap()),
+                stable_bytes_written: u64::from_le_bytes(field(64, 8).try_into().unwrap()),
+            },
+        );
+        valid += COST_RECORD;
+    }
+    if valid < bytes.len() {
+        // Written after the last checkpoint and lost mid-write: replaying the
+        // journal writes these records again.
+        tracing::warn!("ignoring {} trailing bytes of {}", bytes.len() - valid, path.display());
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(valid as u64))
+            .map_err(io_context(format!("truncating {}", path.display())))?;
+    }
+    Ok(costs)
+}
