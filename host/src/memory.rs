@@ -340,6 +340,12 @@ impl StableMemory {
         self.journaled.clear();
     }
 
+    /// A memory of `chunks` wasm pages, each all zeros (`None`) or given.
+    pub fn from_chunks(chunks: Vec<Option<Box<[u8]>>>) -> Self {
+        assert!(chunks.iter().flatten().all(|c| c.len() == WASM_PAGE_SIZE as usize));
+        Self { size: chunks.len() as u64, chunks, ..Self::default() }
+    }
+
     /// The whole contents.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = vec![0u8; self.len() as usize];

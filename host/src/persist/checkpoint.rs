@@ -347,19 +347,33 @@ impl StateDir {
                 stable_path.display()
             )));
         }
-        let mut image = vec![0u8; expected as usize];
-        file.read_exact_at(&mut image, 0)?;
+        // Chunk by chunk, skipping the holes of the sparse image: a chunk in
+        // a hole is zeros, which its checksum must confirm.
+        let zero_crc = crc32fast::hash(&[0u8; CHUNK]);
+        let mut data_from = 0u64;
+        let mut chunks = Vec::with_capacity(meta.stable_crcs.len());
         for (i, crc) in meta.stable_crcs.iter().enumerate() {
-            if crc32fast::hash(&image[i * CHUNK..(i + 1) * CHUNK]) != *crc {
+            let offset = (i * CHUNK) as u64;
+            if data_from < offset + CHUNK as u64 {
+                data_from = next_data(&file, offset)?.unwrap_or(u64::MAX);
+            }
+            let chunk = if data_from >= offset + CHUNK as u64 {
+                (*crc == zero_crc).then_some(None)
+            } else {
+                let mut bytes = vec![0u8; CHUNK].into_boxed_slice();
+                file.read_exact_at(&mut bytes, offset)?;
+                (crc32fast::hash(&bytes) == *crc)
+                    .then(|| bytes.iter().any(|&b| b != 0).then_some(bytes))
+            };
+            let Some(chunk) = chunk else {
                 return Err(invalid(format!(
                     "{} is corrupted in chunk {i}",
                     stable_path.display()
                 )));
-            }
+            };
+            chunks.push(chunk);
         }
-        let mut stable = StableMemory::default();
-        stable.load(&image);
-        Ok((heap, stable))
+        Ok((heap, StableMemory::from_chunks(chunks)))
     }
 
     /// Writes the pages that changed since the previous checkpoint; the new
@@ -422,6 +436,24 @@ impl StateDir {
         apply(&self.dir, &pages, &meta)?;
         self.meta = meta;
         Ok(())
+    }
+}
+
+/// The offset of the first data (not a hole) at or after `offset`, if any.
+fn next_data(file: &File, offset: u64) -> io::Result<Option<u64>> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `lseek` on a descriptor `file` keeps open; `read_exact_at`
+    // (pread) does not use the file position it moves.
+    let found = unsafe { libc::lseek(file.as_raw_fd(), offset as libc::off_t, libc::SEEK_DATA) };
+    if found >= 0 {
+        return Ok(Some(found as u64));
+    }
+    match io::Error::last_os_error() {
+        // No data after `offset`.
+        error if error.raw_os_error() == Some(libc::ENXIO) => Ok(None),
+        // A file system without hole support: treat everything as data.
+        error if error.raw_os_error() == Some(libc::EINVAL) => Ok(Some(offset)),
+        error => Err(error),
     }
 }
 
