@@ -2,8 +2,8 @@
 
 use crate::Chain;
 use evm_canister_api::{
-    AccountState, Address, BlockTag, BlockView, CallArgs, CallError, CallOutcome, ChainInfo,
-    Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, QueryError, ReceiptView,
+    AccountProof, AccountState, Address, BlockTag, BlockView, CallArgs, CallError, CallOutcome,
+    ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, QueryError, ReceiptView,
     SubmitResult, TransactionView, TxError,
 };
 use ic_stable_structures::DefaultMemoryImpl;
@@ -78,6 +78,16 @@ fn get_code(address: Address, block: BlockTag) -> Result<ByteBuf, QueryError> {
 #[ic_cdk::query]
 fn get_storage(address: Address, slot: Hash, block: BlockTag) -> Result<Hash, QueryError> {
     with_chain(|chain| chain.storage(address.0, slot.0, block).map(Hash))
+}
+
+#[ic_cdk::query]
+fn get_proof(
+    address: Address,
+    slots: Vec<Hash>,
+    block: BlockTag,
+) -> Result<AccountProof, QueryError> {
+    let slots: Vec<_> = slots.into_iter().map(|slot| slot.0).collect();
+    with_chain(|chain| chain.proof(address.0, &slots, block))
 }
 
 #[ic_cdk::query]

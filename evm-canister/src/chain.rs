@@ -18,9 +18,9 @@ use alloy_primitives::{Address, B64, B256, Bloom, Bytes, Log, TxKind, U256, kecc
 use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::EMPTY_ROOT_HASH;
 use evm_canister_api::{
-    AccountState, BlockTag, BlockView, CallArgs, CallError, CallOutcome, ChainInfo, Estimate,
-    FeeHistory, InitArgs, LogFilter, LogView, QueryError, ReceiptView, SubmitResult,
-    TransactionView, TxError, Wei,
+    AccountProof, AccountState, BlockTag, BlockView, CallArgs, CallError, CallOutcome, ChainInfo,
+    Estimate, FeeHistory, InitArgs, LogFilter, LogView, QueryError, ReceiptView, StorageProof,
+    SubmitResult, TransactionView, TxError, Wei,
 };
 use ic_stable_structures::{BTreeMap, Cell, Memory};
 use revm::context::TxEnv;
@@ -30,7 +30,9 @@ use revm::primitives::hardfork::SpecId;
 
 use crate::evm::{self, BlockContext, Mode};
 use crate::layout::{self, Layout, Vm};
-use crate::records::{AccountRecord, MaybeAddress, Meta, StoredBlock, StoredReceipt, StoredTx};
+use crate::records::{
+    AccountRecord, MaybeAddress, Meta, PinnedBlock, StoredBlock, StoredReceipt, StoredTx,
+};
 use crate::state::{BlockCommit, BlockHashes, State, StateAt};
 use alloy_evm::FromRecoveredTx;
 
@@ -40,6 +42,9 @@ pub const MAX_LOGS: usize = 10_000;
 pub const MAX_LOG_BLOCK_RANGE: u64 = 100_000;
 /// Most blocks one `fee_history` covers (as geth).
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// Most storage slots one `proof` covers: a slot's proof is up to ~5 KB and
+/// a reply must stay within the IC's 2 MiB message limit.
+pub const MAX_PROOF_SLOTS: usize = 256;
 /// Gas of a plain value transfer.
 const TRANSFER_GAS: u64 = 21_000;
 
@@ -52,6 +57,8 @@ pub enum GenesisError {
     HardforkTooOld(String),
     #[error("block gas limit must be at least {TRANSFER_GAS}")]
     GasLimitTooLow,
+    #[error("the first block must have a number of at least 1 and a timestamp after genesis")]
+    InvalidFirstBlock,
 }
 
 /// All chain state, in stable memory.
@@ -84,6 +91,20 @@ impl<M: Memory> Chain<M> {
         if args.block_gas_limit < TRANSFER_GAS {
             return Err(GenesisError::GasLimitTooLow);
         }
+        let first_block = match &args.first_block {
+            Some(first) => {
+                if first.number == 0 || first.timestamp <= args.genesis_timestamp {
+                    return Err(GenesisError::InvalidFirstBlock);
+                }
+                Some(PinnedBlock {
+                    timestamp: first.timestamp,
+                    base_fee: first.base_fee,
+                    prevrandao: first.prevrandao.0,
+                    excess_blob_gas: first.excess_blob_gas,
+                })
+            }
+            None => None,
+        };
         let layout = Layout::init(memory);
         let meta = Meta {
             chain_id: args.chain_id,
@@ -93,7 +114,9 @@ impl<M: Memory> Chain<M> {
             genesis_hash: B256::ZERO,
             head_number: 0,
             head_hash: B256::ZERO,
+            first_block,
         };
+        let genesis_number = args.first_block.as_ref().map_or(0, |first| first.number - 1);
         let mut chain =
             Self::open(&layout, Cell::new(layout.get(layout::META), meta), Header::default());
         for account in &args.accounts {
@@ -101,13 +124,14 @@ impl<M: Memory> Chain<M> {
             let address = account.address.0;
             let record =
                 AccountRecord { balance: account.balance.0, nonce: account.nonce, code_hash };
-            chain.state.set_account(0, &address, Some(record));
+            chain.state.set_account(genesis_number, &address, Some(record));
             for (slot, value) in &account.storage {
                 let (slot, value) = (U256::from_be_bytes(slot.0.0), U256::from_be_bytes(value.0.0));
-                chain.state.set_storage(0, &address, &slot, &value);
+                chain.state.set_storage(genesis_number, &address, &slot, &value);
             }
         }
         let header = Header {
+            number: genesis_number,
             timestamp: args.genesis_timestamp,
             gas_limit: args.block_gas_limit,
             base_fee_per_gas: Some(args.initial_base_fee),
@@ -172,6 +196,7 @@ impl<M: Memory> Chain<M> {
 
     /// Stores a finished block and makes it the head; returns its hash.
     fn seal(&mut self, mut header: Header, txs: &[SealedTx], receipts: &[ReceiptEnvelope]) -> B256 {
+        header.state_root = self.state.state_root(header.number);
         let envelopes: Vec<TxEnvelope> = txs.iter().map(|tx| tx.envelope.clone()).collect();
         header.transactions_root = calculate_transaction_root(&envelopes);
         header.receipts_root = calculate_receipt_root(receipts);
@@ -231,6 +256,10 @@ impl<M: Memory> Chain<M> {
         let mut meta = self.meta.get().clone();
         meta.head_number = number;
         meta.head_hash = hash;
+        if meta.genesis_hash != B256::ZERO {
+            // The block after genesis exists: its pinned environment is used up.
+            meta.first_block = None;
+        }
         self.meta.set(meta);
         self.head = header;
         hash
@@ -250,6 +279,18 @@ impl<M: Memory> Chain<M> {
     /// The context of the block that would be produced at `now` (nanoseconds).
     fn next_block(&self, now: u64) -> BlockContext {
         let parent = &self.head;
+        let meta = self.meta.get();
+        if let Some(pinned) = &meta.first_block {
+            return BlockContext {
+                number: parent.number + 1,
+                timestamp: pinned.timestamp,
+                coinbase: meta.coinbase,
+                gas_limit: meta.block_gas_limit,
+                base_fee: pinned.base_fee,
+                prevrandao: pinned.prevrandao,
+                excess_blob_gas: pinned.excess_blob_gas,
+            };
+        }
         BlockContext {
             number: parent.number + 1,
             // Block timestamps strictly increase, as Ethereum requires, even
@@ -261,6 +302,10 @@ impl<M: Memory> Chain<M> {
             // No randomness is available deterministically; derive it from
             // the chain so it still differs from block to block.
             prevrandao: keccak256(self.meta.get().head_hash),
+            // No blob gas is ever used, so this decays towards zero (EIP-4844).
+            excess_blob_gas: parent
+                .next_block_excess_blob_gas(evm::blob_params(self.spec()))
+                .unwrap_or_default(),
         }
     }
 
@@ -273,6 +318,7 @@ impl<M: Memory> Chain<M> {
             gas_limit: header.gas_limit,
             base_fee: header.base_fee_per_gas.unwrap_or_default(),
             prevrandao: header.mix_hash,
+            excess_blob_gas: header.excess_blob_gas.unwrap_or_default(),
         }
     }
 
@@ -333,13 +379,18 @@ impl<M: Memory> Chain<M> {
         }
     }
 
+    /// The genesis block's number: 0 unless the first block was pinned.
+    fn genesis_number(&self) -> u64 {
+        self.blocks.keys().next().unwrap_or_default()
+    }
+
     /// The number of the block `tag` names.
     pub fn resolve(&self, tag: BlockTag) -> Result<u64, QueryError> {
         let head = self.meta.get().head_number;
         match tag {
             BlockTag::Latest | BlockTag::Pending | BlockTag::Safe | BlockTag::Finalized => Ok(head),
-            BlockTag::Earliest => Ok(0),
-            BlockTag::Number(n) if n <= head => Ok(n),
+            BlockTag::Earliest => Ok(self.genesis_number()),
+            BlockTag::Number(n) if n <= head && n >= self.genesis_number() => Ok(n),
             BlockTag::Number(_) => Err(QueryError::BlockNotFound),
             BlockTag::Hash(hash) => {
                 self.block_numbers.get(&hash.0.0).ok_or(QueryError::BlockNotFound)
@@ -378,6 +429,48 @@ impl<M: Memory> Chain<M> {
     pub fn storage(&self, address: Address, slot: B256, tag: BlockTag) -> Result<B256, QueryError> {
         let value = self.state.storage(&address, &slot.into(), self.state_block(tag)?);
         Ok(value.into())
+    }
+
+    /// Merkle proofs of `address` and its `slots` (EIP-1186). The tries
+    /// hold the latest state only, so only the latest block can be proved.
+    pub fn proof(
+        &self,
+        address: Address,
+        slots: &[B256],
+        tag: BlockTag,
+    ) -> Result<AccountProof, QueryError> {
+        if slots.len() > MAX_PROOF_SLOTS {
+            return Err(QueryError::LimitExceeded(format!(
+                "at most {MAX_PROOF_SLOTS} storage slots per proof, got {}",
+                slots.len()
+            )));
+        }
+        let head = self.meta.get().head_number;
+        let number = self.resolve(tag)?;
+        if number != head {
+            return Err(QueryError::LimitExceeded(format!(
+                "proofs are available for the latest block ({head}) only, not block {number}"
+            )));
+        }
+        let account = self.account(address, BlockTag::Latest)?;
+        let proof = self.state.proof(&address, slots);
+        let bytes = |nodes: Vec<Bytes>| nodes.into_iter().map(|n| n.to_vec().into()).collect();
+        Ok(AccountProof {
+            balance: account.balance,
+            nonce: account.nonce,
+            code_hash: account.code_hash,
+            storage_hash: proof.storage_root.into(),
+            account_proof: bytes(proof.account),
+            storage_proof: slots
+                .iter()
+                .zip(proof.slots)
+                .map(|(slot, (value, nodes))| StorageProof {
+                    key: (*slot).into(),
+                    value: B256::from(value).into(),
+                    proof: bytes(nodes),
+                })
+                .collect(),
+        })
     }
 
     /// Executes a message without committing it (`eth_call`).
@@ -684,7 +777,7 @@ impl<M: Memory> Chain<M> {
             ));
         }
         let newest = self.resolve(newest)?;
-        let count = block_count.min(MAX_FEE_HISTORY_BLOCKS).min(newest + 1);
+        let count = block_count.min(MAX_FEE_HISTORY_BLOCKS).min(newest + 1 - self.genesis_number());
         let oldest = newest + 1 - count;
         let mut history = FeeHistory {
             oldest_block: oldest,
@@ -872,6 +965,9 @@ impl BlockBuilder {
             mix_hash: self.context.prevrandao,
             nonce: B64::ZERO,
             base_fee_per_gas: Some(self.context.base_fee),
+            excess_blob_gas: spec
+                .is_enabled_in(SpecId::CANCUN)
+                .then_some(self.context.excess_blob_gas),
             ..chain.empty_header(spec)
         };
         let hash = chain.seal(header, &self.txs, &self.receipts);
@@ -933,5 +1029,6 @@ fn placeholder_meta() -> Meta {
         genesis_hash: B256::ZERO,
         head_number: 0,
         head_hash: B256::ZERO,
+        first_block: None,
     }
 }

@@ -5,6 +5,7 @@
 //! (nonce, balance, fee caps, intrinsic gas, gas limits, chain id) and
 //! [`tx_error`] translates its verdicts into the canister's [`TxError`].
 
+use alloy_eips::eip7840::BlobParams;
 use alloy_primitives::{Address, B256, U256};
 use evm_canister_api::{TxError, Wei};
 use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, InvalidTransaction};
@@ -47,10 +48,17 @@ pub struct BlockContext {
     pub gas_limit: u64,
     pub base_fee: u64,
     pub prevrandao: B256,
+    /// Sets the blob base fee (`BLOBBASEFEE`); no blob gas is ever used.
+    pub excess_blob_gas: u64,
+}
+
+/// EIP-4844 blob parameters of `spec` (EIP-7691 raised them in Prague).
+pub fn blob_params(spec: SpecId) -> BlobParams {
+    if spec.is_enabled_in(SpecId::PRAGUE) { BlobParams::prague() } else { BlobParams::cancun() }
 }
 
 impl BlockContext {
-    fn env(&self) -> BlockEnv {
+    fn env(&self, blob_base_fee_update_fraction: u64) -> BlockEnv {
         BlockEnv {
             number: U256::from(self.number),
             beneficiary: self.coinbase,
@@ -59,9 +67,10 @@ impl BlockContext {
             basefee: self.base_fee,
             difficulty: U256::ZERO,
             prevrandao: Some(self.prevrandao),
-            // Blob transactions are refused, so blob gas is never used and
-            // its price stays at the minimum.
-            blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(0, 1)),
+            blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(
+                self.excess_blob_gas,
+                blob_base_fee_update_fraction,
+            )),
             ..Default::default()
         }
     }
@@ -85,10 +94,11 @@ pub fn execute<DB: DatabaseRef<Error = Infallible>>(
         cfg.disable_eip3607 = true;
         cfg.disable_block_gas_limit = true;
     }
+    let block_env = block.env(cfg.blob_base_fee_update_fraction());
     let mut evm = Context::mainnet()
         .with_db(WrapDatabaseRef(db))
         .with_cfg(cfg)
-        .with_block(block.env())
+        .with_block(block_env)
         .build_mainnet();
     let facts = TxFacts {
         sender: tx.caller,

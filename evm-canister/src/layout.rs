@@ -22,6 +22,8 @@
 //!  │   9   │ storage history (address ‖ slot, block) → value before block │
 //!  │  10   │ account changes (block, address)   → ()   (index of 8)       │
 //!  │  11   │ storage changes (block, address ‖ slot) → () (index of 9)    │
+//!  │  12   │ tries           path (nibbles)     → trie node of the    │
+//!  │       │                 account trie and every storage trie          │
 //!  └───────┴──────────────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -29,7 +31,9 @@
 //! earlier state readable (the node is an archive node): the value of a key
 //! at block `n` is the value recorded in its history for the first block
 //! after `n` that changed it, or the current value if none did. The indexes
-//! 10–11 list what each block changed, so blocks can be unwound.
+//! 10–11 list what each block changed, so blocks can be unwound. Map 12
+//! holds the Merkle-Patricia tries of the latest state (see `trie.rs`), kept
+//! up to date block by block so a state root costs only what a block touched.
 //!
 //! Changing any encoding stored here requires bumping [`LAYOUT_VERSION`];
 //! a canister refuses to run on memory written with another version.
@@ -40,7 +44,7 @@ use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemor
 /// First bytes of the [`Meta`](crate::chain::Meta) cell.
 pub const MAGIC: [u8; 4] = *b"CEVM";
 /// Version of the encodings in this file and in `records.rs`.
-pub const LAYOUT_VERSION: u16 = 1;
+pub const LAYOUT_VERSION: u16 = 2;
 
 pub const META: MemoryId = MemoryId::new(0);
 pub const ACCOUNTS: MemoryId = MemoryId::new(1);
@@ -54,6 +58,7 @@ pub const ACCOUNT_HISTORY: MemoryId = MemoryId::new(8);
 pub const STORAGE_HISTORY: MemoryId = MemoryId::new(9);
 pub const ACCOUNT_CHANGES: MemoryId = MemoryId::new(10);
 pub const STORAGE_CHANGES: MemoryId = MemoryId::new(11);
+pub const TRIES: MemoryId = MemoryId::new(12);
 
 /// A virtual memory of the stable memory `M`.
 pub type Vm<M> = VirtualMemory<M>;

@@ -17,6 +17,7 @@
 //! - [`chain`]: genesis, block production, queries;
 //! - [`state`]: accounts, storage and code with history, as a revm database;
 //! - [`evm`]: the one place revm is configured;
+//! - [`trie`]: the state and storage Merkle-Patricia tries, updated per block;
 //! - [`layout`] and [`records`]: what lives where in stable memory, and how it
 //!   is encoded.
 //!
@@ -28,6 +29,7 @@ pub mod evm;
 pub mod layout;
 pub mod records;
 pub mod state;
+pub mod trie;
 
 mod canister;
 

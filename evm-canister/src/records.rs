@@ -146,6 +146,7 @@ impl Decodable for MaybeAddress {
 /// Prefixed by [`MAGIC`] and [`LAYOUT_VERSION`] so a canister recognises
 /// memory it did not write.
 #[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct Meta {
     pub chain_id: u64,
     /// `revm::primitives::hardfork::SpecId` as a number.
@@ -155,6 +156,19 @@ pub struct Meta {
     pub genesis_hash: B256,
     pub head_number: u64,
     pub head_hash: B256,
+    /// The environment the block after genesis must have, until it exists
+    /// (`InitArgs::first_block`).
+    pub first_block: Option<PinnedBlock>,
+}
+
+/// The parts of a block's environment that are otherwise derived from its
+/// parent and the clock.
+#[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct PinnedBlock {
+    pub timestamp: u64,
+    pub base_fee: u64,
+    pub prevrandao: B256,
+    pub excess_blob_gas: u64,
 }
 
 impl Storable for Meta {
@@ -283,9 +297,10 @@ mod tests {
             ),
             head_number: 3,
             head_hash: B256::ZERO,
+            first_block: None,
         };
         let bytes = meta.to_bytes();
-        assert_eq!(&bytes[..6], b"CEVM\x00\x01");
+        assert_eq!(&bytes[..6], b"CEVM\x00\x02");
         assert_eq!(
             hex::encode(&bytes[6..]),
             concat!(
@@ -295,6 +310,23 @@ mod tests {
             )
         );
         assert_eq!(Meta::from_bytes(bytes), meta);
+
+        // A pinned first block is appended; without one nothing is.
+        let pinned = Meta {
+            first_block: Some(PinnedBlock {
+                timestamp: 1000,
+                base_fee: 10,
+                prevrandao: B256::repeat_byte(0x22),
+                excess_blob_gas: 0x0e0000,
+            }),
+            ..meta
+        };
+        let bytes = pinned.to_bytes();
+        assert!(hex::encode(&bytes[6..]).ends_with(concat!(
+            "e98203e80aa02222222222222222222222222222222222222222222222222222222222222222",
+            "830e0000"
+        )));
+        assert_eq!(Meta::from_bytes(bytes), pinned);
     }
 
     #[test]

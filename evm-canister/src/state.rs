@@ -5,18 +5,25 @@
 //! at one block that revm reads through [`DatabaseRef`]; [`BlockCommit`]
 //! writes a transaction's changes through [`DatabaseCommit`], recording the
 //! value each key had before the block.
+//!
+//! The Merkle-Patricia tries of the latest state ([`Tries`]) are brought up
+//! to date once per block, from the block's change index, by
+//! [`State::state_root`].
 
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
+use alloy_trie::TrieAccount;
 use ic_stable_structures::{BTreeMap, Memory};
 use revm::bytecode::Bytecode;
 use revm::primitives::hardfork::SpecId;
 use revm::primitives::{AddressMap, StorageKey, StorageValue};
 use revm::state::{Account, AccountInfo};
 use revm::{DatabaseCommit, DatabaseRef};
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 
 use crate::layout::{self, Layout, Vm};
 use crate::records::{AccountRecord, PriorAccount, SlotKey, slot_key, split_slot_key};
+use crate::trie::{TrieId, Tries};
 
 /// The world state and its history.
 pub struct State<M: Memory> {
@@ -27,6 +34,7 @@ pub struct State<M: Memory> {
     storage_history: BTreeMap<(SlotKey, u64), [u8; 32], Vm<M>>,
     account_changes: BTreeMap<(u64, [u8; 20]), (), Vm<M>>,
     storage_changes: BTreeMap<(u64, SlotKey), (), Vm<M>>,
+    tries: Tries<M>,
 }
 
 impl<M: Memory> State<M> {
@@ -39,6 +47,7 @@ impl<M: Memory> State<M> {
             storage_history: BTreeMap::init(layout.get(layout::STORAGE_HISTORY)),
             account_changes: BTreeMap::init(layout.get(layout::ACCOUNT_CHANGES)),
             storage_changes: BTreeMap::init(layout.get(layout::STORAGE_CHANGES)),
+            tries: Tries::init(layout.get(layout::TRIES)),
         }
     }
 
@@ -172,12 +181,87 @@ impl<M: Memory> State<M> {
         }
     }
 
+    /// Brings the tries up to date with what block `block` changed and
+    /// returns the state root after it. Call once, when the block is sealed.
+    pub fn state_root(&mut self, block: u64) -> B256 {
+        let accounts: Vec<[u8; 20]> = self
+            .account_changes
+            .keys_range((block, [0u8; 20])..=(block, [0xff; 20]))
+            .map(|(_, address)| address)
+            .collect();
+        let slots: Vec<SlotKey> = self
+            .storage_changes
+            .keys_range((block, [0u8; 52])..=(block, [0xff; 52]))
+            .map(|(_, key)| key)
+            .collect();
+        self.update_tries(accounts, slots)
+    }
+
+    /// The root of the state trie (as of the last [`State::state_root`]).
+    pub fn root(&self) -> B256 {
+        self.tries.root(TrieId::Accounts)
+    }
+
+    /// Rewrites the trie leaves of `accounts` and `slots` from their current
+    /// values; returns the new state root.
+    fn update_tries(&mut self, accounts: Vec<[u8; 20]>, slots: Vec<SlotKey>) -> B256 {
+        let mut touched: BTreeSet<[u8; 20]> = accounts.into_iter().collect();
+        for key in slots {
+            let (address, slot) = split_slot_key(&key);
+            let value = self.storage.get(&key).map(|v| alloy_rlp::encode(U256::from_be_bytes(v)));
+            let trie = TrieId::Storage(keccak256(address));
+            self.tries.set(trie, &keccak256(slot.to_be_bytes::<32>()), value.as_deref());
+            touched.insert(address.0.0);
+        }
+        for address in touched {
+            let hashed = keccak256(address);
+            match self.accounts.get(&address) {
+                Some(record) => {
+                    let storage_root = self.tries.root(TrieId::Storage(hashed));
+                    let account = TrieAccount::new(
+                        record.nonce,
+                        record.balance,
+                        storage_root,
+                        record.code_hash,
+                    );
+                    self.tries.set(TrieId::Accounts, &hashed, Some(&alloy_rlp::encode(account)));
+                }
+                None => {
+                    // Its slots were all zeroed when it went, but be sure.
+                    self.tries.clear(TrieId::Storage(hashed));
+                    self.tries.set(TrieId::Accounts, &hashed, None);
+                }
+            }
+        }
+        self.root()
+    }
+
+    /// The proof of `address`'s account and of its `slots`, against the
+    /// latest state root: the account trie nodes on the path to the
+    /// account, and for each slot its value and the storage trie nodes.
+    pub fn proof(&self, address: &Address, slots: &[B256]) -> StateProof {
+        let hashed = keccak256(address);
+        let storage = TrieId::Storage(hashed);
+        StateProof {
+            account: self.tries.proof(TrieId::Accounts, &hashed),
+            storage_root: self.tries.root(storage),
+            slots: slots
+                .iter()
+                .map(|slot| {
+                    let value = self.storage(address, &U256::from_be_bytes(slot.0), None);
+                    (value, self.tries.proof(storage, &keccak256(slot)))
+                })
+                .collect(),
+        }
+    }
+
     /// Undoes every change made in blocks after `block`; returns how many
-    /// accounts and slots were restored.
+    /// accounts and slots were restored. The tries follow.
     pub fn unwind_to(&mut self, block: u64) -> usize {
         let mut restored = 0;
         let accounts: Vec<(u64, [u8; 20])> =
             self.account_changes.keys_range((block + 1, [0u8; 20])..).collect();
+        let touched_accounts: Vec<[u8; 20]> = accounts.iter().map(|(_, a)| *a).collect();
         for (changed_in, key) in accounts.into_iter().rev() {
             let old = self.account_history.remove(&(key, changed_in)).and_then(|prior| prior.0);
             match old {
@@ -189,6 +273,7 @@ impl<M: Memory> State<M> {
         }
         let slots: Vec<(u64, SlotKey)> =
             self.storage_changes.keys_range((block + 1, [0u8; 52])..).collect();
+        let touched_slots: Vec<SlotKey> = slots.iter().map(|(_, k)| *k).collect();
         for (changed_in, key) in slots.into_iter().rev() {
             let old = self.storage_history.remove(&(key, changed_in)).unwrap_or_default();
             if old == [0u8; 32] {
@@ -199,6 +284,7 @@ impl<M: Memory> State<M> {
             self.storage_changes.remove(&(changed_in, key));
             restored += 1;
         }
+        self.update_tries(touched_accounts, touched_slots);
         restored
     }
 
@@ -206,6 +292,16 @@ impl<M: Memory> State<M> {
     pub fn account_count(&self) -> u64 {
         self.accounts.len()
     }
+}
+
+/// Merkle proofs of one account and some of its storage slots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateProof {
+    /// Account trie nodes, root first.
+    pub account: Vec<Bytes>,
+    pub storage_root: B256,
+    /// Each slot's value and its storage trie nodes, root first.
+    pub slots: Vec<(U256, Vec<Bytes>)>,
 }
 
 /// Looks up block hashes for the `BLOCKHASH` opcode.
@@ -344,5 +440,90 @@ mod tests {
         assert_eq!(s.code.len(), 1);
         assert_eq!(s.code(&h1).unwrap().as_ref(), &[0x60, 0x00]);
         assert_eq!(s.insert_code(&[]), KECCAK256_EMPTY);
+    }
+
+    /// The state root of the current state, computed from scratch by alloy-trie.
+    fn root_from_scratch(s: &State<DefaultMemoryImpl>) -> B256 {
+        let accounts = s.accounts.iter().map(|entry| {
+            let (address, record) = (Address::from(*entry.key()), entry.value());
+            let first = slot_key(&address, &U256::ZERO);
+            let last = slot_key(&address, &U256::MAX);
+            let slots = s.storage.range(first..=last).map(|e| {
+                let (_, slot) = split_slot_key(e.key());
+                (B256::from(slot), U256::from_be_bytes(e.value()))
+            });
+            let storage_root = alloy_trie::root::storage_root_unhashed(slots);
+            (
+                address,
+                TrieAccount::new(record.nonce, record.balance, storage_root, record.code_hash),
+            )
+        });
+        alloy_trie::root::state_root_unhashed(accounts.collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn state_roots_follow_blocks_and_unwinding() {
+        let mut s = state();
+        assert_eq!(s.state_root(0), alloy_trie::EMPTY_ROOT_HASH);
+        let mut roots = vec![];
+        for block in 1..=12u64 {
+            for i in 0..8u64 {
+                let address = Address::with_last_byte(((block * 7 + i * 3) % 20) as u8);
+                if (block + i) % 11 == 0 {
+                    s.wipe_storage(block, &address);
+                    s.set_account(block, &address, None);
+                    continue;
+                }
+                s.set_account(block, &address, Some(record(block * 100 + i, block)));
+                for k in 0..3u64 {
+                    let slot = U256::from((block + k * i) % 5);
+                    let value = U256::from((block * i + k) % 4); // zero now and then
+                    s.set_storage(block, &address, &slot, &value);
+                }
+            }
+            let root = s.state_root(block);
+            assert_eq!(root, root_from_scratch(&s), "block {block}");
+            roots.push(root);
+        }
+        s.unwind_to(5);
+        assert_eq!(s.root(), roots[4]);
+        assert_eq!(s.root(), root_from_scratch(&s));
+        s.unwind_to(0);
+        assert_eq!(s.root(), alloy_trie::EMPTY_ROOT_HASH);
+    }
+
+    #[test]
+    fn proofs_of_accounts_and_slots_verify() {
+        use alloy_trie::Nibbles;
+        use alloy_trie::proof::verify_proof;
+        let mut s = state();
+        let a = Address::repeat_byte(0xaa);
+        for i in 0..10u64 {
+            s.set_account(1, &Address::with_last_byte(i as u8), Some(record(i, i)));
+        }
+        s.set_account(1, &a, Some(record(5, 1)));
+        s.set_storage(1, &a, &U256::from(1), &U256::from(0xbeef));
+        s.set_storage(1, &a, &U256::from(2), &U256::from(7));
+        let root = s.state_root(1);
+
+        let slots = [B256::with_last_byte(1), B256::with_last_byte(3)];
+        let proof = s.proof(&a, &slots);
+        let account = TrieAccount::new(1, U256::from(5), proof.storage_root, KECCAK256_EMPTY);
+        let key = Nibbles::unpack(keccak256(a));
+        verify_proof(root, key, Some(alloy_rlp::encode(account)), &proof.account).unwrap();
+        let (value, nodes) = &proof.slots[0];
+        assert_eq!(*value, U256::from(0xbeef));
+        let key = Nibbles::unpack(keccak256(slots[0]));
+        verify_proof(proof.storage_root, key, Some(alloy_rlp::encode(value)), nodes).unwrap();
+        // Slot 3 is empty: a proof of absence.
+        let (value, nodes) = &proof.slots[1];
+        assert_eq!(*value, U256::ZERO);
+        verify_proof(proof.storage_root, Nibbles::unpack(keccak256(slots[1])), None, nodes)
+            .unwrap();
+        // An account that does not exist has a proof of absence too.
+        let nobody = Address::repeat_byte(0x77);
+        let proof = s.proof(&nobody, &[]);
+        assert_eq!(proof.storage_root, alloy_trie::EMPTY_ROOT_HASH);
+        verify_proof(root, Nibbles::unpack(keccak256(nobody)), None, &proof.account).unwrap();
     }
 }

@@ -58,6 +58,7 @@ impl DevChain {
             initial_base_fee: self.base_fee,
             genesis_timestamp: self.timestamp,
             coinbase: None,
+            first_block: None,
             accounts: signers
                 .iter()
                 .map(|signer| GenesisAccount {

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U128, U256};
 use alloy_rpc_types_eth::{
-    Block, FeeHistory, Filter, Log, Transaction, TransactionReceipt, TransactionRequest,
+    Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, Log, Transaction,
+    TransactionReceipt, TransactionRequest,
 };
 use alloy_serde::{JsonStorageKey, WithOtherFields};
 use evm_canister_api::{BlockTag, CallOutcome, Estimate};
@@ -148,6 +149,15 @@ pub trait EthApi {
         slot: JsonStorageKey,
         block: Option<BlockId>,
     ) -> RpcResult<B256>;
+
+    /// Handler for: eth_getProof (EIP-1186), for the latest block.
+    #[method(name = "getProof")]
+    async fn proof(
+        &self,
+        address: Address,
+        slots: Vec<JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse>;
 
     /// Handler for: eth_call
     #[method(name = "call")]
@@ -342,6 +352,38 @@ impl EthApiServer for EthRpc {
         let value =
             self.node.run(move |node| node.storage(address.into(), slot.into(), tag)).await?;
         Ok(value.map_err(|e| error::query_error(&e))?.0)
+    }
+
+    async fn proof(
+        &self,
+        address: Address,
+        slots: Vec<JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse> {
+        let tag = convert::block_tag(block);
+        let hashes = slots.iter().map(|slot| slot.as_b256().into()).collect();
+        let proof = self.node.run(move |node| node.proof(address.into(), hashes, tag)).await?;
+        let proof = proof.map_err(|e| error::query_error(&e))?;
+        let nodes = |nodes: Vec<serde_bytes::ByteBuf>| {
+            nodes.into_iter().map(|node| Bytes::from(node.into_vec())).collect()
+        };
+        Ok(EIP1186AccountProofResponse {
+            address,
+            balance: proof.balance.0,
+            code_hash: proof.code_hash.0,
+            nonce: proof.nonce,
+            storage_hash: proof.storage_hash.0,
+            account_proof: nodes(proof.account_proof),
+            storage_proof: slots
+                .into_iter()
+                .zip(proof.storage_proof)
+                .map(|(key, slot)| EIP1186StorageProof {
+                    key,
+                    value: U256::from_be_bytes(slot.value.0.0),
+                    proof: nodes(slot.proof),
+                })
+                .collect(),
+        })
     }
 
     async fn call(

@@ -23,8 +23,8 @@ use canister_host::{
     Canister, CanisterSettings, Compiler, Execution, Host, HostConfig, MessageEnv, UpgradeError,
 };
 use evm_canister_api::{
-    AccountState, Address, BlockTag, BlockView, CallArgs, CallError, CallOutcome, ChainInfo,
-    Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, QueryError, ReceiptView,
+    AccountProof, AccountState, Address, BlockTag, BlockView, CallArgs, CallError, CallOutcome,
+    ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, QueryError, ReceiptView,
     SubmitResult, TransactionView, TxError,
 };
 use serde::de::DeserializeOwned;
@@ -505,6 +505,15 @@ impl Node {
         block: BlockTag,
     ) -> Result<Result<Hash, QueryError>, NodeError> {
         self.query("get_storage", (address, slot, block))
+    }
+
+    pub fn proof(
+        &mut self,
+        address: Address,
+        slots: Vec<Hash>,
+        block: BlockTag,
+    ) -> Result<Result<AccountProof, QueryError>, NodeError> {
+        self.query("get_proof", (address, slots, block))
     }
 
     pub fn call(

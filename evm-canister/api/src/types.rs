@@ -22,6 +22,26 @@ pub struct InitArgs {
     pub coinbase: Option<Address>,
     /// Accounts present at genesis.
     pub accounts: Vec<GenesisAccount>,
+    /// Fixes the environment of the first block after genesis instead of
+    /// deriving it from the genesis block and the clock: how an Ethereum
+    /// state test's block (`env`) is reproduced. The genesis block is then
+    /// numbered `number - 1`.
+    pub first_block: Option<FirstBlock>,
+}
+
+/// The environment of the first block after genesis (see
+/// [`InitArgs::first_block`]). Its gas limit and coinbase are the chain's.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct FirstBlock {
+    /// Block number, at least 1.
+    pub number: u64,
+    /// Timestamp in seconds, later than the genesis timestamp.
+    pub timestamp: u64,
+    pub base_fee: u64,
+    /// `PREVRANDAO` (the header's mix hash).
+    pub prevrandao: Hash,
+    /// Excess blob gas (EIP-4844), which sets the blob base fee.
+    pub excess_blob_gas: u64,
 }
 
 /// An account in the genesis state.
@@ -70,6 +90,29 @@ pub struct AccountState {
     pub balance: Wei,
     pub nonce: u64,
     pub code_hash: Hash,
+}
+
+/// An account with Merkle proofs of it and of some of its storage slots
+/// against a block's state root (EIP-1186, `eth_getProof`).
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct AccountProof {
+    pub balance: Wei,
+    pub nonce: u64,
+    pub code_hash: Hash,
+    /// Root of the account's storage trie.
+    pub storage_hash: Hash,
+    /// The RLP of the account trie's nodes on the account's path, root first.
+    pub account_proof: Vec<ByteBuf>,
+    pub storage_proof: Vec<StorageProof>,
+}
+
+/// A storage slot's value and its Merkle proof against the storage root.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct StorageProof {
+    pub key: Hash,
+    pub value: Hash,
+    /// The RLP of the storage trie's nodes on the slot's path, root first.
+    pub proof: Vec<ByteBuf>,
 }
 
 /// Why a query could not be answered.

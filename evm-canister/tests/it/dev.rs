@@ -19,6 +19,8 @@ pub fn ether(n: u64) -> U256 {
 
 pub struct Dev {
     pub chain: Chain<DefaultMemoryImpl>,
+    /// The genesis the chain was created with.
+    pub args: InitArgs,
     pub keys: Vec<PrivateKeySigner>,
     /// Time of the next transaction, in nanoseconds.
     pub now: u64,
@@ -27,6 +29,11 @@ pub struct Dev {
 impl Dev {
     /// A chain whose first three accounts hold 10,000 ether each.
     pub fn new() -> Self {
+        Self::with(|_| {})
+    }
+
+    /// Like [`Dev::new`], with the genesis changed by `customize`.
+    pub fn with(customize: impl FnOnce(&mut InitArgs)) -> Self {
         let keys: Vec<PrivateKeySigner> =
             (1..=3u8).map(|i| PrivateKeySigner::from_slice(&[i; 32]).unwrap()).collect();
         let accounts = keys
@@ -39,7 +46,7 @@ impl Dev {
                 storage: vec![],
             })
             .collect();
-        let args = InitArgs {
+        let mut args = InitArgs {
             chain_id: CHAIN_ID,
             hardfork: None,
             block_gas_limit: 30_000_000,
@@ -47,9 +54,11 @@ impl Dev {
             genesis_timestamp: GENESIS_TIME,
             coinbase: None,
             accounts,
+            first_block: None,
         };
+        customize(&mut args);
         let chain = Chain::create(DefaultMemoryImpl::default(), &args).unwrap();
-        Self { chain, keys, now: (GENESIS_TIME + 12) * 1_000_000_000 }
+        Self { chain, args, keys, now: (GENESIS_TIME + 12) * 1_000_000_000 }
     }
 
     pub fn address(&self, i: usize) -> Address {

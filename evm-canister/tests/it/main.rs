@@ -4,5 +4,6 @@
 mod dev;
 
 mod calls;
+mod commitments;
 mod errors;
 mod transactions;

@@ -102,3 +102,55 @@ async fn nonce_errors_use_geths_wording() {
     let MethodsError::JsonRpc(error) = error else { panic!("{error:?}") };
     assert_eq!(error.message(), "nonce too high: next nonce 1, tx nonce 5");
 }
+
+#[tokio::test]
+async fn eth_get_proof_verifies_against_the_state_root() {
+    use alloy_rpc_types_eth::EIP1186AccountProofResponse;
+    use alloy_trie::proof::verify_proof;
+    use alloy_trie::{Nibbles, TrieAccount};
+
+    let (module, signers) = module();
+    let raw = alloy_primitives::hex::encode_prefixed(transfer(&signers[0], 0));
+    let _: B256 = module.call("eth_sendRawTransaction", rpc_params![raw]).await.unwrap();
+    let block: Block =
+        module.call("eth_getBlockByNumber", rpc_params!["latest", false]).await.unwrap();
+    let root = block.header.state_root;
+
+    // Slots may be given as quantities or as 32-byte words; they come back as given.
+    let sender = signers[0].address();
+    let proof: EIP1186AccountProofResponse = module
+        .call(
+            "eth_getProof",
+            rpc_params![sender, serde_json::json!(["0x0", B256::with_last_byte(1)]), "latest"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(proof.address, sender);
+    assert_eq!(proof.nonce, 1);
+    assert_eq!(proof.storage_proof.len(), 2);
+    assert_eq!(serde_json::to_value(proof.storage_proof[0].key).unwrap(), "0x0");
+    let account = TrieAccount::new(proof.nonce, proof.balance, proof.storage_hash, proof.code_hash);
+    let key = Nibbles::unpack(alloy_primitives::keccak256(sender));
+    verify_proof(root, key, Some(alloy_rlp::encode(account)), &proof.account_proof).unwrap();
+    for slot in &proof.storage_proof {
+        assert!(slot.value.is_zero());
+        let key = Nibbles::unpack(alloy_primitives::keccak256(slot.key.as_b256()));
+        verify_proof(proof.storage_hash, key, None, &slot.proof).unwrap();
+    }
+    // A tampered balance does not verify.
+    let forged =
+        TrieAccount { balance: proof.balance + alloy_primitives::U256::from(1), ..account };
+    let key = Nibbles::unpack(alloy_primitives::keccak256(sender));
+    assert!(
+        verify_proof(root, key, Some(alloy_rlp::encode(forged)), &proof.account_proof).is_err()
+    );
+
+    // The tries hold the latest state only.
+    let error = module
+        .call::<_, serde_json::Value>("eth_getProof", rpc_params![sender, [B256::ZERO], "0x0"])
+        .await
+        .unwrap_err();
+    let MethodsError::JsonRpc(error) = error else { panic!("{error:?}") };
+    assert_eq!(error.code(), -32005);
+    assert!(error.message().contains("latest block (1) only"), "{}", error.message());
+}
