@@ -19,7 +19,8 @@
 //! - [`evm`]: the one place revm is configured;
 //! - [`trie`]: the state and storage Merkle-Patricia tries, updated per block;
 //! - [`layout`] and [`records`]: what lives where in stable memory, and how it
-//!   is encoded.
+//!   is encoded;
+//! - [`sparse`]: stable memory for running a chain natively.
 //!
 //! The canister never reads the clock or randomness itself: the current time
 //! reaches [`Chain`] as an argument, read from `ic0.time` by the exports.
@@ -28,9 +29,11 @@ pub mod chain;
 pub mod evm;
 pub mod layout;
 pub mod records;
+pub mod sparse;
 pub mod state;
 pub mod trie;
 
 mod canister;
 
 pub use chain::{Chain, GenesisError};
+pub use sparse::SparseMemory;

@@ -18,7 +18,8 @@
 //! - [`convert`]: JSON-RPC types ⇄ the canister's types;
 //! - [`error`]: every JSON-RPC error code and message, in one place;
 //! - [`dev`]: the development accounts of the standard test mnemonic;
-//! - [`storage`]: the data directory that keeps the chain across restarts.
+//! - [`storage`]: the data directory that keeps the chain across restarts;
+//! - [`statetest`]: Ethereum's state tests, run through the canister.
 
 pub mod convert;
 pub mod dev;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod eth;
 pub mod node;
 pub mod server;
+pub mod statetest;
 pub mod storage;
 
 /// The EVM canister's wasm module, built from `evm-canister`.

@@ -9,9 +9,11 @@ use anyhow::{Context as _, bail};
 use canister_evm::dev::{DERIVATION_PATH, DevChain, TEST_MNEMONIC};
 use canister_evm::eth::NodeHandle;
 use canister_evm::node::{Clock, Node, NodeConfig};
+use canister_evm::statetest;
 use canister_host::{Compiler, HostConfig};
 use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::io::IsTerminal;
 
 /// A local Ethereum development chain whose EVM (revm) runs inside an
 /// Internet Computer canister, compiled to wasm and executed by a
@@ -21,8 +23,10 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 /// Hardhat do, and serves Ethereum JSON-RPC over HTTP and WebSocket. The chain
 /// is kept in a data directory and survives restarts, crashes and upgrades.
 #[derive(Debug, Parser)]
-#[command(name = "canister-evm", version)]
+#[command(name = "canister-evm", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Interface to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
@@ -69,6 +73,57 @@ struct Cli {
     /// directory, e.g. ~/.cache/canister-evm].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Ethereum state-test fixtures through the EVM canister, in wasm
+    /// under the host: a fresh chain per case whose genesis is the fixture's
+    /// pre-state; compares the post-state root and logs hash. Exits with
+    /// status 1 if any case fails.
+    Statetest(StatetestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct StatetestArgs {
+    /// Fixture files, or directories searched for `*.json` fixtures.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Only these forks, comma-separated (e.g. `Cancun,Prague`) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    fork: Vec<String>,
+    /// Only tests whose name or file path contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Run the canister's code natively instead of in wasm under the host.
+    #[arg(long)]
+    native: bool,
+    /// Print a JSON report with every case instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads [default: the number of CPUs].
+    #[arg(long, short)]
+    jobs: Option<usize>,
+}
+
+fn statetest(args: StatetestArgs) -> anyhow::Result<bool> {
+    let jobs =
+        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = statetest::Options {
+        paths: args.paths,
+        forks: args.fork,
+        filter: args.filter,
+        mode: if args.native { statetest::Mode::Native } else { statetest::Mode::Wasm },
+        jobs,
+        progress: !args.json && std::io::stderr().is_terminal(),
+    };
+    let report = statetest::run(&options)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(report.total.failed == 0)
 }
 
 fn xdg_dir(variable: &str, fallback: &str) -> Option<PathBuf> {
@@ -123,7 +178,11 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let Some(Command::Statetest(args)) = cli.command.take() {
+        let passed = tokio::task::spawn_blocking(move || statetest(args)).await??;
+        std::process::exit(if passed { 0 } else { 1 });
+    }
     let explicit = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
 
     let data_dir = match (&cli.data_dir, cli.ephemeral) {

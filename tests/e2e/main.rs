@@ -10,3 +10,4 @@ mod clients;
 mod contracts;
 mod durability;
 mod node;
+mod statetest;

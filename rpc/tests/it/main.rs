@@ -5,6 +5,7 @@ mod determinism;
 mod durability;
 mod node;
 mod rpc;
+mod statetest;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
