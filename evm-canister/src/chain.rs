@@ -589,6 +589,13 @@ impl<M: Memory> Chain<M> {
             None => {
                 // Without an explicit limit, use what the sender can pay for.
                 let balance = self.state.account(&caller, state_block).unwrap_or_default().balance;
+                if balance < value {
+                    return Err(CallError::Tx(TxError::InsufficientFunds {
+                        address: caller.into(),
+                        have: balance.into(),
+                        want: value.into(),
+                    }));
+                }
                 let allowance = balance.saturating_sub(value) / U256::from(gas_price);
                 u64::try_from(allowance).unwrap_or(u64::MAX).min(context.gas_limit)
             }

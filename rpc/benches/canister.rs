@@ -232,9 +232,8 @@ fn rpc_throughput(
         },
     )?
     .0;
-    let accounts = signers.iter().map(|s| s.address()).collect();
     let (addr, _server) = runtime.block_on(canister_evm::server::serve(
-        NodeHandle::new(node, accounts),
+        NodeHandle::new(node, signers.to_vec()),
         "127.0.0.1:0".parse()?,
     ))?;
     let url = format!("http://{addr}");

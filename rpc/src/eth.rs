@@ -1,22 +1,30 @@
 //! The `eth_`, `net_` and `web3_` JSON-RPC namespaces.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
+use alloy_consensus::{SignableTransaction, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, B256, Bytes, U64, U128, U256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U128, U256, keccak256};
 use alloy_rpc_types_eth::{
-    Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, Log, Transaction,
-    TransactionReceipt, TransactionRequest,
+    Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, FilterBlockOption,
+    Index, Log, Transaction, TransactionReceipt, TransactionRequest,
 };
 use alloy_serde::{JsonStorageKey, WithOtherFields};
-use evm_canister_api::{BlockTag, CallOutcome, Estimate};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use evm_canister_api::{BlockTag, CallArgs, CallOutcome, Estimate, ReceiptView};
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
+use jsonrpsee::types::ErrorObjectOwned;
 use serde::{Deserialize, Deserializer, Serialize};
+use tokio::sync::broadcast;
 
 use crate::convert;
 use crate::error::{self, internal, invalid_params};
-use crate::node::{Node, NodeError};
+use crate::filters::{FilterError, FilterKind, Filters};
+use crate::node::{Node, NodeError, TxCost};
 
 /// A transaction receipt with the node's extra fields (`wasmInstructions`,
 /// `cycles`), which ethers, viem and web3 accept and ignore.
@@ -38,17 +46,63 @@ pub struct TransactionCost {
 /// Priority fee the node suggests (`eth_maxPriorityFeePerGas`), as anvil does.
 pub const SUGGESTED_PRIORITY_FEE: u64 = 1_000_000_000;
 
+/// Something that happened to the chain, for subscriptions and filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChainEvent {
+    /// The chain accepted a transaction.
+    Transaction(B256),
+    /// The chain produced the block with this number (and those before it).
+    Block(u64),
+}
+
 /// The node, shared by all connections. Calls run on tokio's blocking pool:
 /// executing wasm is CPU work that must not stall the async runtime.
 #[derive(Clone)]
 pub struct NodeHandle {
     node: Arc<Mutex<Node>>,
-    accounts: Arc<Vec<Address>>,
+    /// The dev accounts the node signs for (`eth_sendTransaction`, `eth_sign`).
+    signers: Arc<Vec<PrivateKeySigner>>,
+    events: broadcast::Sender<ChainEvent>,
+    filters: Arc<Filters>,
 }
 
 impl NodeHandle {
-    pub fn new(node: Node, accounts: Vec<Address>) -> Self {
-        Self { node: Arc::new(Mutex::new(node)), accounts: Arc::new(accounts) }
+    pub fn new(node: Node, signers: Vec<PrivateKeySigner>) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        Self {
+            node: Arc::new(Mutex::new(node)),
+            signers: Arc::new(signers),
+            events,
+            filters: Arc::new(Filters::default()),
+        }
+    }
+
+    /// The accounts the node signs for, as `eth_accounts` lists them.
+    pub fn accounts(&self) -> Vec<Address> {
+        self.signers.iter().map(|signer| signer.address()).collect()
+    }
+
+    fn signer(&self, address: Address) -> RpcResult<&PrivateKeySigner> {
+        self.signers.iter().find(|signer| signer.address() == address).ok_or_else(|| {
+            ErrorObjectOwned::owned(
+                error::SERVER_ERROR,
+                format!("unknown account {address}"),
+                None::<()>,
+            )
+        })
+    }
+
+    /// Chain events from now on.
+    pub fn events(&self) -> broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
+    }
+
+    fn publish(&self, event: ChainEvent) {
+        if let ChainEvent::Transaction(hash) = event {
+            self.filters.on_pending_transaction(hash);
+        }
+        // No receivers is fine: nobody subscribed.
+        let _ = self.events.send(event);
     }
 
     /// Runs `f` on the node, off the async runtime.
@@ -204,6 +258,117 @@ pub trait EthApi {
     /// Handler for: eth_getLogs
     #[method(name = "getLogs")]
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+
+    /// Handler for: eth_getBlockReceipts
+    #[method(name = "getBlockReceipts")]
+    async fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<Receipt>>>;
+
+    /// Handler for: eth_getBlockTransactionCountByHash
+    #[method(name = "getBlockTransactionCountByHash")]
+    async fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+
+    /// Handler for: eth_getBlockTransactionCountByNumber
+    #[method(name = "getBlockTransactionCountByNumber")]
+    async fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>>;
+
+    /// Handler for: eth_getTransactionByBlockHashAndIndex
+    #[method(name = "getTransactionByBlockHashAndIndex")]
+    async fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>>;
+
+    /// Handler for: eth_getTransactionByBlockNumberAndIndex
+    #[method(name = "getTransactionByBlockNumberAndIndex")]
+    async fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>>;
+
+    /// Handler for: eth_getUncleCountByBlockHash (always 0: no uncles)
+    #[method(name = "getUncleCountByBlockHash")]
+    async fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+
+    /// Handler for: eth_getUncleCountByBlockNumber (always 0: no uncles)
+    #[method(name = "getUncleCountByBlockNumber")]
+    async fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+
+    /// Handler for: eth_getUncleByBlockHashAndIndex (always null)
+    #[method(name = "getUncleByBlockHashAndIndex")]
+    fn uncle_by_hash(&self, hash: B256, index: Index) -> RpcResult<Option<Block>>;
+
+    /// Handler for: eth_getUncleByBlockNumberAndIndex (always null)
+    #[method(name = "getUncleByBlockNumberAndIndex")]
+    fn uncle_by_number(&self, number: BlockNumberOrTag, index: Index) -> RpcResult<Option<Block>>;
+
+    /// Handler for: eth_syncing (a dev chain is never syncing)
+    #[method(name = "syncing")]
+    fn syncing(&self) -> RpcResult<bool>;
+
+    /// Handler for: eth_mining (blocks are being produced)
+    #[method(name = "mining")]
+    fn mining(&self) -> RpcResult<bool>;
+
+    /// Handler for: eth_hashrate (no proof of work)
+    #[method(name = "hashrate")]
+    fn hashrate(&self) -> RpcResult<U64>;
+
+    /// Handler for: eth_coinbase, the latest block's beneficiary
+    #[method(name = "coinbase")]
+    async fn coinbase(&self) -> RpcResult<Address>;
+
+    /// Handler for: eth_newFilter
+    #[method(name = "newFilter")]
+    async fn new_filter(&self, filter: Filter) -> RpcResult<U128>;
+
+    /// Handler for: eth_newBlockFilter
+    #[method(name = "newBlockFilter")]
+    async fn new_block_filter(&self) -> RpcResult<U128>;
+
+    /// Handler for: eth_newPendingTransactionFilter
+    #[method(name = "newPendingTransactionFilter")]
+    async fn new_pending_transaction_filter(&self) -> RpcResult<U128>;
+
+    /// Handler for: eth_getFilterChanges — logs, or block or transaction hashes
+    #[method(name = "getFilterChanges")]
+    async fn filter_changes(&self, id: U128) -> RpcResult<serde_json::Value>;
+
+    /// Handler for: eth_getFilterLogs
+    #[method(name = "getFilterLogs")]
+    async fn filter_logs(&self, id: U128) -> RpcResult<Vec<Log>>;
+
+    /// Handler for: eth_uninstallFilter
+    #[method(name = "uninstallFilter")]
+    async fn uninstall_filter(&self, id: U128) -> RpcResult<bool>;
+
+    /// Handler for: eth_sign (EIP-191 personal message, by a dev account)
+    #[method(name = "sign")]
+    async fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes>;
+
+    /// Handler for: eth_signTypedData_v4 (EIP-712, by a dev account); the
+    /// typed data may be an object or a JSON string, as clients send both.
+    #[method(name = "signTypedData_v4")]
+    async fn sign_typed_data_v4(
+        &self,
+        address: Address,
+        data: serde_json::Value,
+    ) -> RpcResult<Bytes>;
+
+    /// Handler for: eth_sendTransaction, signed by the dev account `from`
+    #[method(name = "sendTransaction")]
+    async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256>;
+}
+
+#[rpc(server, namespace = "personal")]
+pub trait PersonalApi {
+    /// Handler for: personal_sign (EIP-191, by a dev account)
+    #[method(name = "sign")]
+    async fn personal_sign(&self, message: Bytes, address: Address) -> RpcResult<Bytes>;
 }
 
 /// The installed canister: `ic_canisterInfo`.
@@ -241,6 +406,14 @@ pub trait NetApi {
     /// Handler for: net_version
     #[method(name = "version")]
     async fn version(&self) -> RpcResult<String>;
+
+    /// Handler for: net_listening
+    #[method(name = "listening")]
+    fn listening(&self) -> RpcResult<bool>;
+
+    /// Handler for: net_peerCount (a dev chain has no peers)
+    #[method(name = "peerCount")]
+    fn peer_count(&self) -> RpcResult<U64>;
 }
 
 #[rpc(server, namespace = "web3")]
@@ -248,6 +421,10 @@ pub trait Web3Api {
     /// Handler for: web3_clientVersion
     #[method(name = "clientVersion")]
     fn client_version(&self) -> RpcResult<String>;
+
+    /// Handler for: web3_sha3, keccak-256 of the data
+    #[method(name = "sha3")]
+    fn sha3(&self, data: Bytes) -> RpcResult<B256>;
 }
 
 /// Implements the namespaces over a [`NodeHandle`].
@@ -260,6 +437,90 @@ impl EthRpc {
     pub fn new(node: NodeHandle) -> Self {
         Self { node }
     }
+
+    pub fn node(&self) -> &NodeHandle {
+        &self.node
+    }
+
+    /// Submits a signed transaction, and tells subscribers and filters.
+    async fn submit(&self, bytes: Vec<u8>) -> RpcResult<B256> {
+        let submitted = self.node.run(move |node| node.send_raw_transaction(&bytes)).await?;
+        let result = submitted.map_err(|e| error::tx_error(&e))?.result;
+        self.node.publish(ChainEvent::Transaction(result.tx_hash.0));
+        self.node.publish(ChainEvent::Block(result.block_number));
+        Ok(result.tx_hash.0)
+    }
+
+    /// Gas for `args` at `tag`, or the error `eth_estimateGas` gives.
+    async fn estimate(&self, args: CallArgs, tag: BlockTag) -> RpcResult<u64> {
+        let cap = args.gas;
+        let estimate = self.node.run(move |node| node.estimate_gas(args, tag)).await?;
+        match estimate.map_err(|e| error::call_error(&e))? {
+            Estimate::Gas(gas) => Ok(gas),
+            Estimate::Failure(CallOutcome::Halt { reason, gas_used })
+                if reason.contains("OutOfGas") =>
+            {
+                Err(ErrorObjectOwned::owned(
+                    error::SERVER_ERROR,
+                    format!("gas required exceeds allowance ({})", cap.unwrap_or(gas_used)),
+                    None::<()>,
+                ))
+            }
+            Estimate::Failure(failed) => Err(error::failed_call(&failed)),
+        }
+    }
+
+    async fn block_view(
+        &self,
+        tag: BlockTag,
+        full: bool,
+    ) -> RpcResult<Option<evm_canister_api::BlockView>> {
+        self.node.run(move |node| node.block(tag, full)).await
+    }
+
+    async fn latest_number(&self) -> RpcResult<u64> {
+        Ok(self.node.run(|node| node.chain_info()).await?.latest_block)
+    }
+
+    /// Transaction `index` of a block, if both exist.
+    async fn transaction_in(&self, tag: BlockTag, index: Index) -> RpcResult<Option<Transaction>> {
+        let Some(view) = self.block_view(tag, true).await? else { return Ok(None) };
+        view.full_transactions.into_iter().nth(index.0).map(convert::transaction).transpose()
+    }
+
+    /// An EIP-191 signature of `message` by the dev account `address`.
+    fn sign_message(&self, address: Address, message: &[u8]) -> RpcResult<Bytes> {
+        let signature = self
+            .node
+            .signer(address)?
+            .sign_message_sync(message)
+            .map_err(|e| internal(format!("signing failed: {e}")))?;
+        Ok(signature.as_bytes().into())
+    }
+}
+
+fn filter_error(error: FilterError) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(error::SERVER_ERROR, error.to_string(), None::<()>)
+}
+
+/// A receipt as JSON-RPC returns it, with what the transaction cost as wasm.
+fn receipt_with_cost(view: ReceiptView, cost: Option<TxCost>) -> RpcResult<Receipt> {
+    let mut receipt = WithOtherFields::new(convert::receipt(view)?);
+    if let Some(cost) = cost {
+        receipt.other.insert(
+            "wasmInstructions".into(),
+            serde_json::to_value(U64::from(cost.instructions)).unwrap(),
+        );
+        receipt
+            .other
+            .insert("cycles".into(), serde_json::to_value(U128::from(cost.cycles)).unwrap());
+    }
+    Ok(receipt)
+}
+
+/// `filter` restricted to blocks `from..=to`.
+fn within(filter: &Filter, from: u64, to: u64) -> Filter {
+    filter.clone().from_block(from).to_block(to)
 }
 
 fn no_overrides(overrides: &Option<serde_json::Value>) -> RpcResult<()> {
@@ -320,7 +581,7 @@ impl EthApiServer for EthRpc {
     }
 
     async fn accounts(&self) -> RpcResult<Vec<Address>> {
-        Ok(self.node.accounts.to_vec())
+        Ok(self.node.accounts())
     }
 
     async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
@@ -410,29 +671,14 @@ impl EthApiServer for EthRpc {
     ) -> RpcResult<U64> {
         no_overrides(&state_overrides)?;
         let args = convert::call_args(request)?;
-        let cap = args.gas;
         // Without a block, estimate against the block being built (as geth
         // and anvil do).
         let tag = block.map_or(BlockTag::Pending, |b| convert::block_tag(Some(b)));
-        let estimate = self.node.run(move |node| node.estimate_gas(args, tag)).await?;
-        match estimate.map_err(|e| error::call_error(&e))? {
-            Estimate::Gas(gas) => Ok(U64::from(gas)),
-            Estimate::Failure(CallOutcome::Halt { reason, gas_used })
-                if reason.contains("OutOfGas") =>
-            {
-                Err(jsonrpsee::types::ErrorObjectOwned::owned(
-                    error::SERVER_ERROR,
-                    format!("gas required exceeds allowance ({})", cap.unwrap_or(gas_used)),
-                    None::<()>,
-                ))
-            }
-            Estimate::Failure(failed) => Err(error::failed_call(&failed)),
-        }
+        Ok(U64::from(self.estimate(args, tag).await?))
     }
 
     async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
-        let submitted = self.node.run(move |node| node.send_raw_transaction(&bytes)).await?;
-        Ok(submitted.map_err(|e| error::tx_error(&e))?.result.tx_hash.0)
+        self.submit(bytes.into()).await
     }
 
     async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
@@ -445,19 +691,7 @@ impl EthApiServer for EthRpc {
             .node
             .run(move |node| Ok((node.receipt(hash.into())?, node.transaction_cost(hash))))
             .await?;
-        let Some(view) = view else { return Ok(None) };
-        let mut receipt = WithOtherFields::new(convert::receipt(view)?);
-        // Our addition to the receipt: what the transaction cost as wasm.
-        if let Some(cost) = cost {
-            receipt.other.insert(
-                "wasmInstructions".into(),
-                serde_json::to_value(U64::from(cost.instructions)).unwrap(),
-            );
-            receipt
-                .other
-                .insert("cycles".into(), serde_json::to_value(U128::from(cost.cycles)).unwrap());
-        }
-        Ok(Some(receipt))
+        view.map(|view| receipt_with_cost(view, cost)).transpose()
     }
 
     async fn block_by_number(
@@ -479,6 +713,267 @@ impl EthApiServer for EthRpc {
         let filter = convert::log_filter(&filter);
         let logs = self.node.run(move |node| node.logs(filter)).await?;
         Ok(logs.map_err(|e| error::query_error(&e))?.into_iter().map(convert::log).collect())
+    }
+
+    async fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<Receipt>>> {
+        let tag = convert::block_tag(Some(block));
+        let receipts = self
+            .node
+            .run(move |node| {
+                let Some(block) = node.block(tag, false)? else { return Ok(None) };
+                let mut receipts = Vec::with_capacity(block.transactions.len());
+                for hash in block.transactions {
+                    let view = node.receipt(hash)?.ok_or_else(|| {
+                        NodeError::Inconsistent(format!("no receipt for {}", hash.0))
+                    })?;
+                    receipts.push((view, node.transaction_cost(hash.0)));
+                }
+                Ok(Some(receipts))
+            })
+            .await?;
+        let Some(receipts) = receipts else { return Ok(None) };
+        receipts
+            .into_iter()
+            .map(|(view, cost)| receipt_with_cost(view, cost))
+            .collect::<RpcResult<_>>()
+            .map(Some)
+    }
+
+    async fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        let view = self.block_view(BlockTag::Hash(hash.into()), false).await?;
+        Ok(view.map(|view| U64::from(view.transactions.len())))
+    }
+
+    async fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>> {
+        let view = self.block_view(convert::number_tag(number), false).await?;
+        Ok(view.map(|view| U64::from(view.transactions.len())))
+    }
+
+    async fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
+        self.transaction_in(BlockTag::Hash(hash.into()), index).await
+    }
+
+    async fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
+        self.transaction_in(convert::number_tag(number), index).await
+    }
+
+    async fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        let view = self.block_view(BlockTag::Hash(hash.into()), false).await?;
+        Ok(view.map(|_| U64::ZERO))
+    }
+
+    async fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
+        let view = self.block_view(convert::number_tag(number), false).await?;
+        Ok(view.map(|_| U64::ZERO))
+    }
+
+    fn uncle_by_hash(&self, _hash: B256, _index: Index) -> RpcResult<Option<Block>> {
+        Ok(None)
+    }
+
+    fn uncle_by_number(
+        &self,
+        _number: BlockNumberOrTag,
+        _index: Index,
+    ) -> RpcResult<Option<Block>> {
+        Ok(None)
+    }
+
+    fn syncing(&self) -> RpcResult<bool> {
+        Ok(false)
+    }
+
+    fn mining(&self) -> RpcResult<bool> {
+        Ok(true)
+    }
+
+    fn hashrate(&self) -> RpcResult<U64> {
+        Ok(U64::ZERO)
+    }
+
+    async fn coinbase(&self) -> RpcResult<Address> {
+        let view = self.block_view(BlockTag::Latest, false).await?;
+        let view = view.ok_or_else(|| internal("the latest block is missing"))?;
+        Ok(convert::block(view, false)?.header.beneficiary)
+    }
+
+    async fn new_filter(&self, filter: Filter) -> RpcResult<U128> {
+        // The first block the filter reports: geth starts at the next block
+        // for `latest` (or no) `fromBlock`, else at `fromBlock`.
+        let latest = self.latest_number().await?;
+        let next = match filter.block_option {
+            FilterBlockOption::Range { from_block: Some(BlockNumberOrTag::Number(n)), .. } => n,
+            FilterBlockOption::Range { from_block: Some(BlockNumberOrTag::Earliest), .. } => 0,
+            _ => latest + 1,
+        };
+        let kind = FilterKind::Logs { filter: Box::new(filter), next };
+        self.node.filters.install(kind, Instant::now()).map_err(filter_error)
+    }
+
+    async fn new_block_filter(&self) -> RpcResult<U128> {
+        let next = self.latest_number().await? + 1;
+        self.node.filters.install(FilterKind::Blocks { next }, Instant::now()).map_err(filter_error)
+    }
+
+    async fn new_pending_transaction_filter(&self) -> RpcResult<U128> {
+        let kind = FilterKind::PendingTransactions(Vec::new());
+        self.node.filters.install(kind, Instant::now()).map_err(filter_error)
+    }
+
+    async fn filter_changes(&self, id: U128) -> RpcResult<serde_json::Value> {
+        let latest = self.latest_number().await?;
+        // Advance the filter first, so concurrent polls never report the
+        // same blocks twice.
+        let work = self
+            .node
+            .filters
+            .poll(id, Instant::now(), |kind| match kind {
+                FilterKind::Blocks { next } => {
+                    let range = *next..=latest;
+                    *next = (*next).max(latest + 1);
+                    Changes::Blocks(range)
+                }
+                FilterKind::Logs { filter, next } => {
+                    let last = match filter.block_option {
+                        FilterBlockOption::Range {
+                            to_block: Some(BlockNumberOrTag::Number(to)),
+                            ..
+                        } => to.min(latest),
+                        _ => latest,
+                    };
+                    let range = *next..=last;
+                    *next = (*next).max(last + 1);
+                    Changes::Logs(
+                        Box::new(within(filter, *range.start(), *range.end())),
+                        range.is_empty(),
+                    )
+                }
+                FilterKind::PendingTransactions(hashes) => {
+                    Changes::Transactions(std::mem::take(hashes))
+                }
+            })
+            .map_err(filter_error)?;
+        let value = match work {
+            Changes::Transactions(hashes) => serde_json::to_value(hashes),
+            Changes::Blocks(range) => {
+                let hashes = self
+                    .node
+                    .run(move |node| {
+                        let mut hashes = Vec::new();
+                        for number in range {
+                            if let Some(block) = node.block(BlockTag::Number(number), false)? {
+                                hashes.push(block.hash.0);
+                            }
+                        }
+                        Ok(hashes)
+                    })
+                    .await?;
+                serde_json::to_value(hashes)
+            }
+            Changes::Logs(_, true) => Ok(serde_json::Value::Array(Vec::new())),
+            Changes::Logs(filter, false) => serde_json::to_value(self.logs(*filter).await?),
+        };
+        value.map_err(|e| internal(e.to_string()))
+    }
+
+    async fn filter_logs(&self, id: U128) -> RpcResult<Vec<Log>> {
+        match self.node.filters.get(id, Instant::now()).map_err(filter_error)? {
+            FilterKind::Logs { filter, .. } => self.logs(*filter).await,
+            _ => Err(filter_error(FilterError::NotFound)),
+        }
+    }
+
+    async fn uninstall_filter(&self, id: U128) -> RpcResult<bool> {
+        Ok(self.node.filters.uninstall(id, Instant::now()))
+    }
+
+    async fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes> {
+        self.sign_message(address, &message)
+    }
+
+    async fn sign_typed_data_v4(
+        &self,
+        address: Address,
+        data: serde_json::Value,
+    ) -> RpcResult<Bytes> {
+        // viem and MetaMask send the typed data as a JSON string, ethers as
+        // an object.
+        let data = match data {
+            serde_json::Value::String(text) => serde_json::from_str(&text),
+            object => serde_json::from_value(object),
+        };
+        let data: alloy_dyn_abi::TypedData =
+            data.map_err(|e| invalid_params(format!("invalid typed data: {e}")))?;
+        let signature = self
+            .node
+            .signer(address)?
+            .sign_dynamic_typed_data_sync(&data)
+            .map_err(|e| invalid_params(format!("cannot sign the typed data: {e}")))?;
+        Ok(signature.as_bytes().into())
+    }
+
+    async fn send_transaction(&self, mut request: TransactionRequest) -> RpcResult<B256> {
+        let from = request.from.ok_or_else(|| invalid_params("the transaction has no \"from\""))?;
+        let signer = self.node.signer(from)?.clone();
+        let info = self.node.run(|node| node.chain_info()).await?;
+        if request.chain_id.is_some_and(|id| id != info.chain_id) {
+            return Err(invalid_params(format!(
+                "chain id {} does not match the node's ({})",
+                request.chain_id.unwrap_or_default(),
+                info.chain_id
+            )));
+        }
+        request.chain_id = Some(info.chain_id);
+        if request.nonce.is_none() {
+            let account = self.node.run(move |node| node.account(from.into(), BlockTag::Pending));
+            request.nonce = Some(account.await?.map_err(|e| error::query_error(&e))?.nonce);
+        }
+        if request.gas_price.is_none() && request.max_fee_per_gas.is_none() {
+            let priority =
+                request.max_priority_fee_per_gas.unwrap_or(u128::from(SUGGESTED_PRIORITY_FEE));
+            request.max_priority_fee_per_gas = Some(priority);
+            // Room for the base fee to double, as wallets do.
+            request.max_fee_per_gas = Some(info.next_base_fee.0.to::<u128>() * 2 + priority);
+        }
+        if request.gas.is_none() {
+            let args = convert::call_args(request.clone())?;
+            request.gas = Some(self.estimate(args, BlockTag::Pending).await?);
+        }
+        request.to.get_or_insert(TxKind::Create);
+        let tx = request.build_typed_tx().map_err(|request| {
+            invalid_params(format!("incomplete transaction: {:?}", request.missing_keys()))
+        })?;
+        let signature = signer
+            .sign_hash_sync(&tx.signature_hash())
+            .map_err(|e| internal(format!("signing failed: {e}")))?;
+        let envelope = TxEnvelope::from(tx.into_signed(signature));
+        self.submit(envelope.encoded_2718()).await
+    }
+}
+
+/// What an `eth_getFilterChanges` poll has to fetch.
+enum Changes {
+    Blocks(std::ops::RangeInclusive<u64>),
+    /// The filter for the new blocks, and whether there are none.
+    Logs(Box<Filter>, bool),
+    Transactions(Vec<B256>),
+}
+
+#[async_trait]
+impl PersonalApiServer for EthRpc {
+    async fn personal_sign(&self, message: Bytes, address: Address) -> RpcResult<Bytes> {
+        self.sign_message(address, &message)
     }
 }
 
@@ -514,11 +1009,23 @@ impl NetApiServer for EthRpc {
         let info = self.node.run(|node| node.chain_info()).await?;
         Ok(info.chain_id.to_string())
     }
+
+    fn listening(&self) -> RpcResult<bool> {
+        Ok(true)
+    }
+
+    fn peer_count(&self) -> RpcResult<U64> {
+        Ok(U64::ZERO)
+    }
 }
 
 impl Web3ApiServer for EthRpc {
     fn client_version(&self) -> RpcResult<String> {
         Ok(format!("canister-evm/v{}/wasm32-icp/revm", env!("CARGO_PKG_VERSION")))
+    }
+
+    fn sha3(&self, data: Bytes) -> RpcResult<B256> {
+        Ok(keccak256(data))
     }
 }
 

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! - [`node`]: the installed canister and typed access to its methods;
-//! - [`eth`]: the `eth_`/`net_`/`web3_` handlers;
+//! - [`eth`]: the `eth_`/`net_`/`web3_`/`personal_` handlers;
+//! - [`pubsub`]: `eth_subscribe` over WebSocket; [`filters`]: polling filters;
 //! - [`convert`]: JSON-RPC types ⇄ the canister's types;
 //! - [`error`]: every JSON-RPC error code and message, in one place;
 //! - [`dev`]: the development accounts of the standard test mnemonic;
@@ -25,7 +26,9 @@ pub mod convert;
 pub mod dev;
 pub mod error;
 pub mod eth;
+pub mod filters;
 pub mod node;
+pub mod pubsub;
 pub mod server;
 pub mod statetest;
 pub mod storage;

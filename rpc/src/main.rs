@@ -297,7 +297,10 @@ async fn main() -> anyhow::Result<()> {
         println!("verifying every message on Winch (--verify-with winch)");
     }
 
-    let handle = NodeHandle::new(node, accounts);
+    // The node signs for (and `eth_accounts` lists) the genesis accounts
+    // whose keys it has.
+    let signers = signers.into_iter().filter(|s| accounts.contains(&s.address())).collect();
+    let handle = NodeHandle::new(node, signers);
     let (addr, server) =
         canister_evm::server::serve(handle.clone(), SocketAddr::new(cli.host, cli.port))
             .await

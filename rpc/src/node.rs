@@ -45,6 +45,8 @@ pub enum NodeError {
     Divergence(String),
     #[error("storage failure, the node refuses further updates until restarted: {0}")]
     Storage(String),
+    #[error("the canister's answers disagree: {0}")]
+    Inconsistent(String),
 }
 
 /// How to start a node.

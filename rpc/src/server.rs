@@ -1,11 +1,25 @@
-//! The JSON-RPC server: HTTP and WebSocket on one port.
+//! The JSON-RPC server: HTTP and WebSocket on one port, batches, CORS.
 
 use std::net::SocketAddr;
 
 use jsonrpsee::RpcModule;
-use jsonrpsee::server::{Server, ServerHandle};
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use tower_http::cors::{Any, CorsLayer};
 
-use crate::eth::{EthApiServer, EthRpc, IcApiServer, NetApiServer, NodeHandle, Web3ApiServer};
+use crate::eth::{
+    EthApiServer, EthRpc, IcApiServer, NetApiServer, NodeHandle, PersonalApiServer, Web3ApiServer,
+};
+use crate::pubsub::EthPubSubApiServer;
+
+/// Largest request body (a batch counts as one request): 16 MiB, room for
+/// the largest contract deployments, as anvil allows.
+pub const MAX_REQUEST_BYTES: u32 = 16 * 1024 * 1024;
+
+/// Largest response: big enough for any `eth_getLogs` the canister answers.
+pub const MAX_RESPONSE_BYTES: u32 = 256 * 1024 * 1024;
+
+/// Most calls in one batch.
+pub const MAX_BATCH_CALLS: u32 = 1_000;
 
 /// All namespaces the node serves, as one module (also usable without a
 /// socket, through `RpcModule::call`).
@@ -13,18 +27,33 @@ pub fn rpc_module(node: NodeHandle) -> anyhow::Result<RpcModule<()>> {
     let rpc = EthRpc::new(node);
     let mut module = RpcModule::new(());
     module.merge(EthApiServer::into_rpc(rpc.clone()))?;
+    module.merge(EthPubSubApiServer::into_rpc(rpc.clone()))?;
     module.merge(NetApiServer::into_rpc(rpc.clone()))?;
     module.merge(IcApiServer::into_rpc(rpc.clone()))?;
+    module.merge(PersonalApiServer::into_rpc(rpc.clone()))?;
     module.merge(Web3ApiServer::into_rpc(rpc))?;
     Ok(module)
 }
 
 /// Starts serving `node` on `addr`; returns the bound address.
+///
+/// Any web page may call the node (CORS allows every origin, as anvil and
+/// Hardhat do): it is a development chain on loopback.
 pub async fn serve(
     node: NodeHandle,
     addr: SocketAddr,
 ) -> anyhow::Result<(SocketAddr, ServerHandle)> {
-    let server = Server::builder().build(addr).await?;
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any);
+    let config = ServerConfig::builder()
+        .max_request_body_size(MAX_REQUEST_BYTES)
+        .max_response_body_size(MAX_RESPONSE_BYTES)
+        .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH_CALLS))
+        .build();
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
+        .build(addr)
+        .await?;
     let bound = server.local_addr()?;
     let handle = server.start(rpc_module(node)?);
     Ok((bound, handle))

@@ -158,3 +158,73 @@ test("a keccak loop runs in a call and in a transaction", async () => {
   assert.equal(receipt.status, 1);
   assert.equal(await tester.values(0), BigInt(expected));
 });
+
+/** Resolves with the first `Transfer` event `contract` reports to `to`. */
+function nextTransfer(contract, to) {
+  return new Promise((resolve) => {
+    const listener = (from, recipient, value, event) => {
+      if (recipient !== to) return;
+      contract.off("Transfer", listener);
+      resolve({ from, value, event });
+    };
+    contract.on("Transfer", listener);
+  });
+}
+
+/** Transfers 1 token to `to` every half second until `heard` resolves (a
+ * listener may start after the first transfer); returns the event and the
+ * hashes of the transfers sent. */
+async function transferUntilHeard(token, to, heard) {
+  const sent = [];
+  let event;
+  heard.then((e) => (event = e));
+  while (event === undefined) {
+    sent.push((await (await token.connect(alice).transfer(to, 1n)).wait()).hash);
+    await Promise.race([heard, new Promise((resolve) => setTimeout(resolve, 500))]);
+  }
+  return { ...event, sent };
+}
+
+test("contract events reach listeners through polling filters", async () => {
+  // ethers' HTTP provider installs eth_newFilter and polls eth_getFilterChanges.
+  const polling = new ethers.JsonRpcProvider(RPC_URL, undefined, { polling: true, pollingInterval: 100 });
+  const token = (await deploy("Token", alice, "Token", "TOK", 1000n)).connect(polling);
+  const to = ethers.Wallet.createRandom().address;
+  const { from, value, event, sent } = await transferUntilHeard(token, to, nextTransfer(token, to));
+  assert.equal(from, alice.address);
+  assert.equal(value, 1n);
+  assert.ok(sent.includes(event.log.transactionHash));
+  polling.destroy();
+});
+
+test("WebSocket subscriptions deliver new blocks and contract events", async () => {
+  const ws = new ethers.WebSocketProvider(RPC_URL.replace(/^http/, "ws"));
+  assert.equal((await ws.getNetwork()).chainId, CHAIN_ID);
+  const token = (await deploy("Token", alice, "Token", "TOK", 1000n)).connect(ws);
+  const to = ethers.Wallet.createRandom().address;
+  const block = new Promise((resolve) => ws.once("block", resolve));
+  const { value, event, sent } = await transferUntilHeard(token, to, nextTransfer(token, to));
+  assert.equal(value, 1n);
+  assert.ok(sent.includes(event.log.transactionHash));
+  assert.ok((await block) > 0);
+  await ws.destroy();
+});
+
+test("the node signs for its dev accounts: transactions, messages, typed data", async () => {
+  const signer = await provider.getSigner(1);
+  assert.equal(signer.address, bob.address);
+  const to = ethers.Wallet.createRandom().address;
+  // eth_sendTransaction: the node fills nonce, gas and fees and signs.
+  const receipt = await (await signer.sendTransaction({ to, value: 5n })).wait();
+  assert.equal(receipt.status, 1);
+  assert.equal(receipt.from, bob.address);
+  assert.equal(await provider.getBalance(to), 5n);
+
+  const signature = await signer.signMessage("hello canister");
+  assert.equal(ethers.verifyMessage("hello canister", signature), bob.address);
+  const domain = { name: "Canister", version: "1", chainId: CHAIN_ID };
+  const types = { Mail: [{ name: "to", type: "address" }, { name: "contents", type: "string" }] };
+  const mail = { to, contents: "hi" };
+  const typed = await signer.signTypedData(domain, types, mail);
+  assert.equal(ethers.verifyTypedData(domain, types, mail, typed), bob.address);
+});

@@ -3,9 +3,11 @@
 
 mod determinism;
 mod durability;
+mod methods;
 mod node;
 mod rpc;
 mod statetest;
+mod transport;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;

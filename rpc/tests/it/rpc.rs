@@ -11,8 +11,7 @@ use crate::{start, transfer};
 
 fn module() -> (jsonrpsee::RpcModule<()>, Vec<alloy_signer_local::PrivateKeySigner>) {
     let (node, signers) = start();
-    let accounts = signers.iter().map(|s| s.address()).collect();
-    (rpc_module(NodeHandle::new(node, accounts)).unwrap(), signers)
+    (rpc_module(NodeHandle::new(node, signers.clone())).unwrap(), signers)
 }
 
 #[tokio::test]
