@@ -3,8 +3,8 @@
 use crate::Chain;
 use evm_canister_api::{
     AccountProof, AccountState, Address, BlockTag, BlockView, CallArgs, CallError, CallOutcome,
-    ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, QueryError, ReceiptView,
-    SubmitResult, TransactionView, TxError,
+    ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, MinedBlock, QueryError,
+    ReceiptView, SubmitResult, TransactionView, TxError,
 };
 use ic_stable_structures::DefaultMemoryImpl;
 use serde_bytes::ByteBuf;
@@ -53,6 +53,12 @@ fn post_upgrade(arg: Option<String>) {
 #[ic_cdk::query]
 fn upgrade_probe() -> String {
     format!("upgraded; head block {}", with_chain(|chain| chain.info().latest_block))
+}
+
+/// Produces a block without transactions (`evm_mine` of dev tools).
+#[ic_cdk::update]
+fn mine() -> MinedBlock {
+    with_chain_mut(|chain| chain.mine(ic_cdk::api::time()))
 }
 
 #[ic_cdk::update]

@@ -19,8 +19,8 @@ use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::EMPTY_ROOT_HASH;
 use evm_canister_api::{
     AccountProof, AccountState, BlockTag, BlockView, CallArgs, CallError, CallOutcome, ChainInfo,
-    Estimate, FeeHistory, InitArgs, LogFilter, LogView, QueryError, ReceiptView, StorageProof,
-    SubmitResult, TransactionView, TxError, Wei,
+    Estimate, FeeHistory, InitArgs, LogFilter, LogView, MinedBlock, QueryError, ReceiptView,
+    StorageProof, SubmitResult, TransactionView, TxError, Wei,
 };
 use ic_stable_structures::{BTreeMap, Cell, Memory};
 use revm::context::TxEnv;
@@ -341,6 +341,15 @@ impl<M: Memory> Chain<M> {
             success: receipt.status(),
             gas_used: block.gas_used[0],
         })
+    }
+
+    /// Seals a block without transactions (`evm_mine`): the chain moves on,
+    /// the base fee falls as for any empty block.
+    pub fn mine(&mut self, now: u64) -> MinedBlock {
+        let context = self.next_block(now);
+        let timestamp = context.timestamp;
+        let block = BlockBuilder::new(context).seal(self);
+        MinedBlock { number: block.number, hash: block.hash.into(), timestamp }
     }
 
     /// Decodes and authenticates a signed transaction.

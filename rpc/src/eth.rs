@@ -97,6 +97,11 @@ impl NodeHandle {
         self.events.subscribe()
     }
 
+    /// Tells subscribers and filters about `event`.
+    pub fn announce(&self, event: ChainEvent) {
+        self.publish(event)
+    }
+
     fn publish(&self, event: ChainEvent) {
         if let ChainEvent::Transaction(hash) = event {
             self.filters.on_pending_transaction(hash);

@@ -16,12 +16,14 @@
 //! - [`node`]: the installed canister and typed access to its methods;
 //! - [`eth`]: the `eth_`/`net_`/`web3_`/`personal_` handlers;
 //! - [`pubsub`]: `eth_subscribe` over WebSocket; [`filters`]: polling filters;
+//! - [`controls`]: `evm_mine`, `evm_increaseTime` and other dev-node controls;
 //! - [`convert`]: JSON-RPC types ⇄ the canister's types;
 //! - [`error`]: every JSON-RPC error code and message, in one place;
 //! - [`dev`]: the development accounts of the standard test mnemonic;
 //! - [`storage`]: the data directory that keeps the chain across restarts;
 //! - [`statetest`]: Ethereum's state tests, run through the canister.
 
+pub mod controls;
 pub mod convert;
 pub mod dev;
 pub mod error;

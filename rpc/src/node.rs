@@ -24,8 +24,8 @@ use canister_host::{
 };
 use evm_canister_api::{
     AccountProof, AccountState, Address, BlockTag, BlockView, CallArgs, CallError, CallOutcome,
-    ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, QueryError, ReceiptView,
-    SubmitResult, TransactionView, TxError,
+    ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, MinedBlock, QueryError,
+    ReceiptView, SubmitResult, TransactionView, TxError,
 };
 use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
@@ -127,6 +127,10 @@ pub struct Node {
     clock: Clock,
     /// Time of the last message, in nanoseconds; never goes backwards.
     last_time: u64,
+    /// Added to the wall clock (`evm_increaseTime`), in nanoseconds.
+    time_offset: u64,
+    /// The time of the next block, if set (`evm_setNextBlockTimestamp`).
+    next_time: Option<u64>,
     /// Instructions `canister_init` took (0 for a reopened chain).
     install_instructions: u64,
     /// What each transaction cost, by hash.
@@ -203,6 +207,8 @@ impl Node {
             caller,
             clock: config.clock,
             last_time: time,
+            time_offset: 0,
+            next_time: None,
             install_instructions: execution.instructions,
             costs: HashMap::new(),
         })
@@ -232,6 +238,8 @@ impl Node {
             caller: Principal::anonymous().as_slice().to_vec(),
             clock: config.clock,
             last_time: opened.last_time,
+            time_offset: 0,
+            next_time: None,
             install_instructions: 0,
             costs: opened.costs,
         };
@@ -317,13 +325,58 @@ impl Node {
         }
     }
 
-    /// The environment of the next message.
-    fn env(&mut self) -> MessageEnv {
-        self.last_time = match self.clock {
-            Clock::System => now().max(self.last_time + 1),
+    /// The environment of the next message. An update uses the timestamp
+    /// set by [`Node::set_next_block_time`], until a block is produced.
+    fn env(&mut self, update: bool) -> MessageEnv {
+        let natural = match self.clock {
+            Clock::System => now().saturating_add(self.time_offset).max(self.last_time + 1),
             Clock::Manual { step, .. } => self.last_time + step,
         };
+        self.last_time = match self.next_time {
+            Some(next) if update => next.max(self.last_time + 1),
+            _ => natural,
+        };
         MessageEnv { caller: self.caller.clone(), time: self.last_time }
+    }
+
+    /// A block was produced at `time`: a pending next timestamp is used up,
+    /// and the clock carries on from it.
+    fn block_produced(&mut self) {
+        if self.next_time.take().is_some() && self.clock == Clock::System {
+            self.time_offset = self.last_time.saturating_sub(now());
+        }
+    }
+
+    /// Moves the chain's clock forward by `seconds` (`evm_increaseTime`);
+    /// returns the total offset from the wall clock, in seconds.
+    pub fn increase_time(&mut self, seconds: u64) -> u64 {
+        let nanos = seconds.saturating_mul(1_000_000_000);
+        match self.clock {
+            Clock::System => self.time_offset = self.time_offset.saturating_add(nanos),
+            Clock::Manual { .. } => self.last_time = self.last_time.saturating_add(nanos),
+        }
+        self.time_offset / 1_000_000_000
+    }
+
+    /// The timestamp (seconds) of the next block (`evm_setNextBlockTimestamp`);
+    /// it must be later than the last message's time.
+    pub fn set_next_block_time(&mut self, seconds: u64) -> Result<(), String> {
+        let nanos = seconds.saturating_mul(1_000_000_000);
+        if nanos <= self.last_time {
+            return Err(format!(
+                "timestamp {seconds} is not after the latest block's ({})",
+                self.last_time / 1_000_000_000
+            ));
+        }
+        self.next_time = Some(nanos);
+        Ok(())
+    }
+
+    /// Produces a block without transactions (`evm_mine`).
+    pub fn mine(&mut self) -> Result<MinedBlock, NodeError> {
+        let (block, _): (MinedBlock, _) = self.update("mine", ())?;
+        self.block_produced();
+        Ok(block)
     }
 
     fn query<A, R>(&mut self, method: &str, args: A) -> Result<R, NodeError>
@@ -332,7 +385,7 @@ impl Node {
         R: CandidType + DeserializeOwned,
     {
         let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
-        let env = self.env();
+        let env = self.env(false);
         let execution = self.canister.query(method, &arg, &env)?;
         if let Some((_, verifier)) = &mut self.verifier {
             let check = verifier.query(method, &arg, &env)?;
@@ -375,7 +428,7 @@ impl Node {
             return Err(NodeError::Storage(failure.clone()));
         }
         let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
-        let env = self.env();
+        let env = self.env(true);
         let seq =
             self.with_store(|store, _, _| store.log_update(env.time, &env.caller, method, &arg))?;
         let execution = match self.execute_update(method, &arg, &env) {
@@ -419,6 +472,7 @@ impl Node {
         let (result, execution): (Result<SubmitResult, TxError>, _) =
             self.update("send_raw_transaction", (ByteBuf::from(raw),))?;
         let Ok(result) = result else { return Ok(Err(result.unwrap_err())) };
+        self.block_produced();
         let cost = cost_of(&result, &execution);
         tracing::info!(
             tx = %result.tx_hash,
@@ -459,7 +513,7 @@ impl Node {
         if let Some(failure) = &self.failed {
             return Err(NodeError::Storage(failure.clone()));
         }
-        let env = self.env();
+        let env = self.env(false);
         self.with_store(|store, _, _| store.log_upgrade(env.time, &env.caller, wasm, arg))?;
         let result = self.execute_upgrade(wasm, arg, &env);
         // Checkpoint now: the heap is all new.
@@ -564,7 +618,7 @@ impl Node {
 
     /// Calls a query method by name with Candid bytes (for tools and tests).
     pub fn query_raw(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>, NodeError> {
-        let env = self.env();
+        let env = self.env(false);
         Ok(self.canister.query(method, arg, &env)?.reply()?.to_vec())
     }
 }

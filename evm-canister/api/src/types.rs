@@ -189,6 +189,14 @@ pub enum TxError {
     Rejected(String),
 }
 
+/// A block produced without transactions (`mine`).
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct MinedBlock {
+    pub number: u64,
+    pub hash: Hash,
+    pub timestamp: u64,
+}
+
 /// A transaction accepted into a block.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
 pub struct SubmitResult {

@@ -296,3 +296,70 @@ async fn blocks_by_index_receipts_and_the_small_methods() {
         B256::from(hex!("47173285a8d7341e5e972fc677286384f802f8ef42a5ec5f03bbfa254cb01fad"))
     );
 }
+
+#[tokio::test]
+async fn mining_and_time_controls_go_through_the_canister() {
+    let (module, _) = module();
+    let latest = |module: &RpcModule<()>| {
+        let module = module.clone();
+        async move {
+            let block: Block =
+                module.call("eth_getBlockByNumber", rpc_params!["latest", false]).await.unwrap();
+            block
+        }
+    };
+    let blocks: U128 = module.call("eth_newBlockFilter", rpc_params![]).await.unwrap();
+    let genesis = latest(&module).await;
+
+    let mined: String = module.call("evm_mine", rpc_params![]).await.unwrap();
+    assert_eq!(mined, "0x0");
+    let first = latest(&module).await;
+    assert_eq!(first.header.number, 1);
+    assert_eq!(first.header.parent_hash, genesis.header.hash);
+    assert!(first.transactions.is_empty());
+    assert_eq!(first.header.gas_used, 0);
+    // An empty block lowers the base fee (EIP-1559), as on any chain.
+    let second_fee = {
+        let _: String = module.call("evm_mine", rpc_params![]).await.unwrap();
+        latest(&module).await.header.base_fee_per_gas.unwrap()
+    };
+    assert!(second_fee < first.header.base_fee_per_gas.unwrap());
+
+    // The next block's timestamp, then time moving on from there.
+    let at = first.header.timestamp + 1_000;
+    let () = module.call("evm_setNextBlockTimestamp", rpc_params![at]).await.unwrap();
+    let _: String = module.call("evm_mine", rpc_params![]).await.unwrap();
+    assert_eq!(latest(&module).await.header.timestamp, at);
+    let (code, message) = rpc_error(
+        module.call::<_, ()>("evm_setNextBlockTimestamp", rpc_params![at]).await.unwrap_err(),
+    );
+    assert_eq!(code, -32000);
+    assert!(message.contains("is not after the latest block"), "{message}");
+    let _: u64 = module.call("evm_increaseTime", rpc_params![3_600]).await.unwrap();
+    let _: String = module.call("evm_mine", rpc_params![]).await.unwrap();
+    assert!(latest(&module).await.header.timestamp >= at + 3_600);
+    let stamp = latest(&module).await.header.timestamp + 50;
+    let _: String = module.call("evm_mine", rpc_params![format!("{stamp:#x}")]).await.unwrap();
+    assert_eq!(latest(&module).await.header.timestamp, stamp);
+
+    // Several blocks at once, `interval` seconds apart.
+    let before = latest(&module).await.header.number;
+    let () = module.call("anvil_mine", rpc_params!["0x3", "0x10"]).await.unwrap();
+    let after = latest(&module).await;
+    assert_eq!(after.header.number, before + 3);
+    let previous: Block = module
+        .call("eth_getBlockByNumber", rpc_params![format!("{:#x}", before + 2), false])
+        .await
+        .unwrap();
+    assert!(after.header.timestamp >= previous.header.timestamp + 16);
+    let () = module.call("hardhat_mine", rpc_params![2]).await.unwrap();
+    assert_eq!(latest(&module).await.header.number, before + 5);
+    let (code, _) =
+        rpc_error(module.call::<_, ()>("anvil_mine", rpc_params![1_000_000]).await.unwrap_err());
+    assert_eq!(code, -32602);
+
+    // Filters see mined blocks like any other.
+    let hashes: Vec<B256> = module.call("eth_getFilterChanges", rpc_params![blocks]).await.unwrap();
+    assert_eq!(hashes.len() as u64, latest(&module).await.header.number);
+    assert_eq!(hashes.last(), Some(&latest(&module).await.header.hash));
+}
