@@ -1,5 +1,5 @@
 //! Dev-node controls with the names anvil and Hardhat use: `evm_mine`,
-//! `anvil_mine`/`hardhat_mine`, `evm_increaseTime`,
+//! `anvil_mine` (alias `hardhat_mine`), `evm_increaseTime`,
 //! `evm_setNextBlockTimestamp`.
 //!
 //! Blocks are produced by the canister's `mine` update, like any other
@@ -9,7 +9,6 @@
 
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
-use jsonrpsee::types::ErrorObjectOwned;
 
 use crate::error::{self, invalid_params};
 use crate::eth::{BlockCount, ChainEvent, EthRpc};
@@ -34,23 +33,11 @@ pub trait EvmApi {
 
 #[rpc(server, namespace = "anvil")]
 pub trait AnvilApi {
-    /// Handler for: anvil_mine — `blocks` blocks (1 by default), `interval`
-    /// seconds apart.
-    #[method(name = "mine")]
+    /// Handler for: anvil_mine and hardhat_mine — `blocks` blocks (1 by
+    /// default), `interval` seconds apart.
+    #[method(name = "mine", aliases = ["hardhat_mine"])]
     async fn mine(&self, blocks: Option<BlockCount>, interval: Option<BlockCount>)
     -> RpcResult<()>;
-}
-
-#[rpc(server, namespace = "hardhat")]
-pub trait HardhatApi {
-    /// Handler for: hardhat_mine, as `anvil_mine`.
-    #[method(name = "mine")]
-    async fn mine(&self, blocks: Option<BlockCount>, interval: Option<BlockCount>)
-    -> RpcResult<()>;
-}
-
-fn server_error(message: String) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(error::SERVER_ERROR, message, None::<()>)
 }
 
 impl EthRpc {
@@ -58,7 +45,7 @@ impl EthRpc {
         self.node()
             .run(move |node| Ok(node.set_next_block_time(seconds)))
             .await?
-            .map_err(server_error)
+            .map_err(error::server_error)
     }
 
     /// Mines `blocks` blocks, `interval` seconds apart (the first one now).
@@ -78,7 +65,7 @@ impl EthRpc {
                     node.mine()
                 })
                 .await?;
-            self.node().announce(ChainEvent::Block(block.number));
+            self.node().publish(ChainEvent::Block(block.number));
         }
         Ok(())
     }
@@ -105,17 +92,6 @@ impl EvmApiServer for EthRpc {
 
 #[async_trait]
 impl AnvilApiServer for EthRpc {
-    async fn mine(
-        &self,
-        blocks: Option<BlockCount>,
-        interval: Option<BlockCount>,
-    ) -> RpcResult<()> {
-        self.mine_blocks(blocks.map_or(1, |b| b.0), interval.map(|i| i.0)).await
-    }
-}
-
-#[async_trait]
-impl HardhatApiServer for EthRpc {
     async fn mine(
         &self,
         blocks: Option<BlockCount>,

@@ -36,6 +36,11 @@ pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
     error(INVALID_PARAMS, message)
 }
 
+/// geth's generic server error, `-32000`, with `message`.
+pub fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
+    error(SERVER_ERROR, message)
+}
+
 pub fn internal(message: impl Into<String>) -> ErrorObjectOwned {
     error(INTERNAL_ERROR, message)
 }

@@ -83,13 +83,10 @@ impl NodeHandle {
     }
 
     fn signer(&self, address: Address) -> RpcResult<&PrivateKeySigner> {
-        self.signers.iter().find(|signer| signer.address() == address).ok_or_else(|| {
-            ErrorObjectOwned::owned(
-                error::SERVER_ERROR,
-                format!("unknown account {address}"),
-                None::<()>,
-            )
-        })
+        self.signers
+            .iter()
+            .find(|signer| signer.address() == address)
+            .ok_or_else(|| error::server_error(format!("unknown account {address}")))
     }
 
     /// Chain events from now on.
@@ -98,11 +95,7 @@ impl NodeHandle {
     }
 
     /// Tells subscribers and filters about `event`.
-    pub fn announce(&self, event: ChainEvent) {
-        self.publish(event)
-    }
-
-    fn publish(&self, event: ChainEvent) {
+    pub fn publish(&self, event: ChainEvent) {
         if let ChainEvent::Transaction(hash) = event {
             self.filters.on_pending_transaction(hash);
         }
@@ -465,11 +458,10 @@ impl EthRpc {
             Estimate::Failure(CallOutcome::Halt { reason, gas_used })
                 if reason.contains("OutOfGas") =>
             {
-                Err(ErrorObjectOwned::owned(
-                    error::SERVER_ERROR,
-                    format!("gas required exceeds allowance ({})", cap.unwrap_or(gas_used)),
-                    None::<()>,
-                ))
+                Err(error::server_error(format!(
+                    "gas required exceeds allowance ({})",
+                    cap.unwrap_or(gas_used)
+                )))
             }
             Estimate::Failure(failed) => Err(error::failed_call(&failed)),
         }
@@ -505,7 +497,7 @@ impl EthRpc {
 }
 
 fn filter_error(error: FilterError) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(error::SERVER_ERROR, error.to_string(), None::<()>)
+    error::server_error(error.to_string())
 }
 
 /// A receipt as JSON-RPC returns it, with what the transaction cost as wasm.

@@ -95,8 +95,8 @@ impl Filters {
         Ok(advance(&mut installed.kind))
     }
 
-    /// The filter's kind, without counting as a poll for expiry purposes
-    /// other than keeping it alive (`eth_getFilterLogs`).
+    /// The filter's kind, unchanged (`eth_getFilterLogs`); like a poll, this
+    /// keeps the filter alive.
     pub fn get(&self, id: U128, now: Instant) -> Result<FilterKind, FilterError> {
         self.poll(id, now, |kind| kind.clone())
     }
