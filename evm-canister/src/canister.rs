@@ -2,9 +2,9 @@
 
 use crate::Chain;
 use evm_canister_api::{
-    AccountProof, AccountState, Address, BlockTag, BlockView, CallArgs, CallError, CallOutcome,
-    ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, MinedBlock, QueryError,
-    ReceiptView, SubmitResult, TransactionView, TxError,
+    AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView, CallArgs, CallError,
+    CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, MinedBlock,
+    MiningMode, PooledTx, QueryError, ReceiptView, SubmitResult, TransactionView, TxError,
 };
 use ic_stable_structures::DefaultMemoryImpl;
 use serde_bytes::ByteBuf;
@@ -25,7 +25,7 @@ fn with_chain_mut<R>(f: impl FnOnce(&mut Chain<DefaultMemoryImpl>) -> R) -> R {
 #[ic_cdk::init]
 fn init(args: InitArgs) {
     match Chain::create(DefaultMemoryImpl::default(), &args) {
-        Ok(chain) => CHAIN.set(Some(chain)),
+        Ok(chain) => CHAIN.set(Some(chain.with_instruction_counter(performance_counter))),
         Err(err) => ic_cdk::trap(format!("invalid genesis: {err}")),
     }
 }
@@ -34,7 +34,8 @@ fn init(args: InitArgs) {
 #[cfg(not(feature = "upgrade-probe"))]
 #[ic_cdk::post_upgrade]
 fn post_upgrade() {
-    CHAIN.set(Some(Chain::load(DefaultMemoryImpl::default())));
+    let chain = Chain::load(DefaultMemoryImpl::default());
+    CHAIN.set(Some(chain.with_instruction_counter(performance_counter)));
 }
 
 /// The probe build's upgrade hook traps when its argument says "trap", to
@@ -42,7 +43,8 @@ fn post_upgrade() {
 #[cfg(feature = "upgrade-probe")]
 #[ic_cdk::post_upgrade]
 fn post_upgrade(arg: Option<String>) {
-    CHAIN.set(Some(Chain::load(DefaultMemoryImpl::default())));
+    let chain = Chain::load(DefaultMemoryImpl::default());
+    CHAIN.set(Some(chain.with_instruction_counter(performance_counter)));
     if arg.as_deref() == Some("trap") {
         ic_cdk::trap("post_upgrade asked to trap");
     }
@@ -55,10 +57,80 @@ fn upgrade_probe() -> String {
     format!("upgraded; head block {}", with_chain(|chain| chain.info().latest_block))
 }
 
-/// Produces a block without transactions (`evm_mine` of dev tools).
+/// Traps unless a controller of the canister called: the dev-node controls
+/// change the chain in ways no user may.
+fn controllers_only() {
+    if !ic_cdk::api::is_controller(&ic_cdk::api::msg_caller()) {
+        ic_cdk::trap("only a controller of the canister may call this method");
+    }
+}
+
+fn performance_counter() -> u64 {
+    ic_cdk::api::performance_counter(0)
+}
+
+/// Produces a block with the pool's executable transactions, or an empty
+/// one (`evm_mine` of dev tools). Controllers only.
 #[ic_cdk::update]
 fn mine() -> MinedBlock {
+    controllers_only();
     with_chain_mut(|chain| chain.mine(ic_cdk::api::time()))
+}
+
+/// Accepts a transaction as sent by `from`, whatever its signature
+/// (`anvil_impersonateAccount`). Controllers only.
+#[ic_cdk::update]
+fn send_impersonated_transaction(raw: ByteBuf, from: Address) -> Result<SubmitResult, TxError> {
+    controllers_only();
+    with_chain_mut(|chain| chain.submit_as(&raw, from.0, ic_cdk::api::time()))
+}
+
+/// Sets an account's balance, nonce, code or storage (`anvil_setBalance`
+/// & co). Controllers only.
+#[ic_cdk::update]
+fn edit_account(edit: AccountEdit) {
+    controllers_only();
+    with_chain_mut(|chain| chain.edit_account(&edit));
+}
+
+/// Records the chain's current state; returns the snapshot's id
+/// (`evm_snapshot`). Controllers only.
+#[ic_cdk::update]
+fn snapshot() -> u64 {
+    controllers_only();
+    with_chain_mut(|chain| chain.snapshot())
+}
+
+/// Returns the chain to snapshot `id`, which is used up with every later
+/// one (`evm_revert`); `false` if there is no such snapshot. Controllers only.
+#[ic_cdk::update]
+fn revert(id: u64) -> bool {
+    controllers_only();
+    with_chain_mut(|chain| chain.revert(id))
+}
+
+/// Turns automine on or off (`evm_setAutomine`); returns the blocks mined
+/// from the pool when it is turned on. Controllers only.
+#[ic_cdk::update]
+fn set_mining_mode(mode: MiningMode) -> Vec<MinedBlock> {
+    controllers_only();
+    with_chain_mut(|chain| chain.set_mining_mode(mode, ic_cdk::api::time()))
+}
+
+#[ic_cdk::query]
+fn mining_mode() -> MiningMode {
+    with_chain(|chain| chain.mining_mode())
+}
+
+/// The transactions waiting in the pool (`txpool_content`).
+#[ic_cdk::query]
+fn pool_content() -> Vec<PooledTx> {
+    with_chain(|chain| chain.pool_content())
+}
+
+#[ic_cdk::query]
+fn get_pooled_transaction(hash: Hash) -> Option<PooledTx> {
+    with_chain(|chain| chain.pooled_transaction(hash.0))
 }
 
 #[ic_cdk::update]

@@ -19,8 +19,8 @@ use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::EMPTY_ROOT_HASH;
 use evm_canister_api::{
     AccountProof, AccountState, BlockTag, BlockView, CallArgs, CallError, CallOutcome, ChainInfo,
-    Estimate, FeeHistory, InitArgs, LogFilter, LogView, MinedBlock, QueryError, ReceiptView,
-    StorageProof, SubmitResult, TransactionView, TxError, Wei,
+    Estimate, FeeHistory, InitArgs, LogFilter, LogView, MinedBlock, MinedTx, QueryError,
+    ReceiptView, StorageProof, SubmitResult, TransactionView, TxError, Wei,
 };
 use ic_stable_structures::{BTreeMap, Cell, Memory};
 use revm::context::TxEnv;
@@ -31,7 +31,8 @@ use revm::primitives::hardfork::SpecId;
 use crate::evm::{self, BlockContext, Mode};
 use crate::layout::{self, Layout, Vm};
 use crate::records::{
-    AccountRecord, MaybeAddress, Meta, PinnedBlock, StoredBlock, StoredReceipt, StoredTx,
+    AccountRecord, DevSettings, MaybeAddress, Meta, PinnedBlock, PoolEntry, SnapshotRecord,
+    StoredBlock, StoredReceipt, StoredTx,
 };
 use crate::state::{BlockCommit, BlockHashes, State, StateAt};
 use alloy_evm::FromRecoveredTx;
@@ -63,14 +64,22 @@ pub enum GenesisError {
 
 /// All chain state, in stable memory.
 pub struct Chain<M: Memory> {
-    meta: Cell<Meta, Vm<M>>,
-    state: State<M>,
-    blocks: BTreeMap<u64, StoredBlock, Vm<M>>,
-    block_numbers: BTreeMap<[u8; 32], u64, Vm<M>>,
-    transactions: BTreeMap<[u8; 32], StoredTx, Vm<M>>,
-    receipts: BTreeMap<[u8; 32], StoredReceipt, Vm<M>>,
+    pub(crate) meta: Cell<Meta, Vm<M>>,
+    pub(crate) state: State<M>,
+    pub(crate) blocks: BTreeMap<u64, StoredBlock, Vm<M>>,
+    pub(crate) block_numbers: BTreeMap<[u8; 32], u64, Vm<M>>,
+    pub(crate) transactions: BTreeMap<[u8; 32], StoredTx, Vm<M>>,
+    pub(crate) receipts: BTreeMap<[u8; 32], StoredReceipt, Vm<M>>,
+    pub(crate) dev: Cell<DevSettings, Vm<M>>,
+    pub(crate) pool: BTreeMap<[u8; 32], PoolEntry, Vm<M>>,
+    pub(crate) pool_nonces: BTreeMap<([u8; 20], u64), [u8; 32], Vm<M>>,
+    pub(crate) edits: BTreeMap<(u64, u64), Vec<u8>, Vm<M>>,
+    pub(crate) snapshots: BTreeMap<u64, SnapshotRecord, Vm<M>>,
     /// The head block's header, decoded (a cache of `blocks[head]`).
-    head: Header,
+    pub(crate) head: Header,
+    /// Instructions executed so far in this message (`ic0.performance_counter`);
+    /// how a transaction's own cost is measured.
+    instructions: fn() -> u64,
 }
 
 impl<M: Memory> BlockHashes for Chain<M> {
@@ -165,15 +174,28 @@ impl<M: Memory> Chain<M> {
             block_numbers: BTreeMap::init(layout.get(layout::BLOCK_NUMBERS)),
             transactions: BTreeMap::init(layout.get(layout::TRANSACTIONS)),
             receipts: BTreeMap::init(layout.get(layout::RECEIPTS)),
+            dev: Cell::init(layout.get(layout::DEV), DevSettings::default()),
+            pool: BTreeMap::init(layout.get(layout::POOL)),
+            pool_nonces: BTreeMap::init(layout.get(layout::POOL_NONCES)),
+            edits: BTreeMap::init(layout.get(layout::EDITS)),
+            snapshots: BTreeMap::init(layout.get(layout::SNAPSHOTS)),
             head,
+            instructions: || 0,
         }
     }
 
-    fn spec(&self) -> SpecId {
+    /// Measures each transaction's instructions with `counter` (the
+    /// canister passes `ic0.performance_counter`; natively it reads 0).
+    pub fn with_instruction_counter(mut self, counter: fn() -> u64) -> Self {
+        self.instructions = counter;
+        self
+    }
+
+    pub(crate) fn spec(&self) -> SpecId {
         SpecId::try_from_u8(self.meta.get().spec).expect("meta holds a valid hardfork")
     }
 
-    fn chain_id(&self) -> u64 {
+    pub(crate) fn chain_id(&self) -> u64 {
         self.meta.get().chain_id
     }
 
@@ -266,7 +288,7 @@ impl<M: Memory> Chain<M> {
     }
 
     /// The header of block `number`, which must exist.
-    fn header(&self, number: u64) -> Header {
+    pub(crate) fn header(&self, number: u64) -> Header {
         let block = self.blocks.get(&number).expect("block exists");
         Header::decode(&mut block.header.as_ref()).expect("stored header decodes")
     }
@@ -277,7 +299,7 @@ impl<M: Memory> Chain<M> {
     }
 
     /// The context of the block that would be produced at `now` (nanoseconds).
-    fn next_block(&self, now: u64) -> BlockContext {
+    pub(crate) fn next_block(&self, now: u64) -> BlockContext {
         let parent = &self.head;
         let meta = self.meta.get();
         if let Some(pinned) = &meta.first_block {
@@ -324,36 +346,70 @@ impl<M: Memory> Chain<M> {
 
     // ----- transactions ---------------------------------------------------
 
-    /// Validates, executes and includes a signed transaction in a new block.
+    /// Accepts a signed transaction: with automine and the sender's next
+    /// nonce it is executed and included in a new block at once, with any
+    /// pooled transactions it makes executable; otherwise it waits in the
+    /// pool.
     ///
     /// On error nothing has been written.
     pub fn submit(&mut self, raw: &[u8], now: u64) -> Result<SubmitResult, TxError> {
         let tx = self.decode_transaction(raw)?;
-        let context = self.next_block(now);
-        let mut builder = BlockBuilder::new(context);
-        builder.add(self, tx)?;
-        let block = builder.seal(self);
-        let receipt = &block.receipts[0];
-        Ok(SubmitResult {
-            tx_hash: block.hashes[0].into(),
-            block_number: block.number,
-            block_hash: block.hash.into(),
-            success: receipt.status(),
-            gas_used: block.gas_used[0],
-        })
+        self.accept(tx, now)
     }
 
-    /// Seals a block without transactions (`evm_mine`): the chain moves on,
-    /// the base fee falls as for any empty block.
+    /// Accepts a transaction sent as `from` without its signature
+    /// (impersonation, for the controller only). `raw` is the EIP-2718
+    /// encoding with any signature, which is not checked; the hash is that
+    /// of `raw` as usual, so callers give each sender its own placeholder
+    /// signature (as anvil does) to keep two senders' transactions apart.
+    pub fn submit_as(
+        &mut self,
+        raw: &[u8],
+        from: Address,
+        now: u64,
+    ) -> Result<SubmitResult, TxError> {
+        let tx = self.decode_impersonated(raw, from)?;
+        self.accept(tx, now)
+    }
+
+    /// Seals a block with the pool's executable transactions (`evm_mine`);
+    /// with none, the block is empty and the base fee falls as for any
+    /// empty block.
     pub fn mine(&mut self, now: u64) -> MinedBlock {
-        let context = self.next_block(now);
-        let timestamp = context.timestamp;
-        let block = BlockBuilder::new(context).seal(self);
-        MinedBlock { number: block.number, hash: block.hash.into(), timestamp }
+        let mut builder = BlockBuilder::new(self.next_block(now));
+        self.fill_from_pool(&mut builder);
+        builder.seal(self)
     }
 
     /// Decodes and authenticates a signed transaction.
-    fn decode_transaction(&self, raw: &[u8]) -> Result<DecodedTx, TxError> {
+    pub(crate) fn decode_transaction(&self, raw: &[u8]) -> Result<DecodedTx, TxError> {
+        let envelope = self.decode_envelope(raw)?;
+        // A transaction already included is refused by the nonce check, as
+        // geth refuses it.
+        let hash = *envelope.tx_hash();
+        let from = envelope.recover_signer().map_err(|_| TxError::InvalidSignature)?;
+        Ok(DecodedTx {
+            envelope,
+            hash,
+            from,
+            raw: Bytes::copy_from_slice(raw),
+            impersonated: false,
+        })
+    }
+
+    /// Decodes a transaction sent as `from`, whatever its signature.
+    pub(crate) fn decode_impersonated(
+        &self,
+        raw: &[u8],
+        from: Address,
+    ) -> Result<DecodedTx, TxError> {
+        let envelope = self.decode_envelope(raw)?;
+        let hash = *envelope.tx_hash();
+        Ok(DecodedTx { envelope, hash, from, raw: Bytes::copy_from_slice(raw), impersonated: true })
+    }
+
+    /// Decodes an EIP-2718 transaction and checks what needs no state.
+    fn decode_envelope(&self, raw: &[u8]) -> Result<TxEnvelope, TxError> {
         let envelope = TxEnvelope::decode_2718_exact(raw)
             .map_err(|err| TxError::Malformed(format!("rlp: {err}")))?;
         if envelope.is_eip4844() {
@@ -364,11 +420,7 @@ impl<M: Memory> Chain<M> {
         {
             return Err(TxError::InvalidChainId { expected: self.chain_id(), got: Some(id) });
         }
-        // A transaction already included is refused by the nonce check, as
-        // geth refuses it.
-        let hash = *envelope.tx_hash();
-        let from = envelope.recover_signer().map_err(|_| TxError::InvalidSignature)?;
-        Ok(DecodedTx { envelope, hash, from, raw: Bytes::copy_from_slice(raw) })
+        Ok(envelope)
     }
 
     // ----- queries ----------------------------------------------------------
@@ -413,15 +465,21 @@ impl<M: Memory> Chain<M> {
         Ok((number != self.meta.get().head_number).then_some(number))
     }
 
-    fn state_at(&self, block: Option<u64>) -> StateAt<'_, M, Self> {
+    pub(crate) fn state_at(&self, block: Option<u64>) -> StateAt<'_, M, Self> {
         StateAt { state: &self.state, hashes: self, block }
     }
 
+    /// The account after block `tag`; with `Pending`, its nonce counts the
+    /// sender's executable transactions in the pool.
     pub fn account(&self, address: Address, tag: BlockTag) -> Result<AccountState, QueryError> {
         let record = self.state.account(&address, self.state_block(tag)?).unwrap_or_default();
+        let nonce = match tag {
+            BlockTag::Pending => self.pending_nonce(address, record.nonce),
+            _ => record.nonce,
+        };
         Ok(AccountState {
             balance: record.balance.into(),
-            nonce: record.nonce,
+            nonce,
             code_hash: if record.code_hash.is_zero() {
                 alloy_primitives::KECCAK256_EMPTY.into()
             } else {
@@ -871,11 +929,13 @@ fn outcome(result: ExecutionResult) -> CallOutcome {
 }
 
 /// A signed transaction, decoded and authenticated.
-struct DecodedTx {
-    envelope: TxEnvelope,
-    hash: B256,
-    from: Address,
-    raw: Bytes,
+pub(crate) struct DecodedTx {
+    pub(crate) envelope: TxEnvelope,
+    pub(crate) hash: B256,
+    pub(crate) from: Address,
+    pub(crate) raw: Bytes,
+    /// Sent as an impersonated account: `from` was given, not recovered.
+    pub(crate) impersonated: bool,
 }
 
 /// A transaction executed into a block under construction.
@@ -886,34 +946,41 @@ struct SealedTx {
     raw: Bytes,
     effective_gas_price: u128,
     gas_used: u64,
+    success: bool,
+    instructions: u64,
     contract_address: Option<Address>,
 }
 
 /// A block under construction: transactions are executed and committed one
 /// by one, then the block is sealed.
-struct BlockBuilder {
-    context: BlockContext,
+pub(crate) struct BlockBuilder {
+    pub(crate) context: BlockContext,
     txs: Vec<SealedTx>,
     receipts: Vec<ReceiptEnvelope>,
-    cumulative_gas: u64,
-}
-
-/// A sealed block, as the builder reports it.
-struct SealedBlock {
-    number: u64,
-    hash: B256,
-    hashes: Vec<B256>,
-    gas_used: Vec<u64>,
-    receipts: Vec<ReceiptEnvelope>,
+    pub(crate) cumulative_gas: u64,
 }
 
 impl BlockBuilder {
-    fn new(context: BlockContext) -> Self {
+    pub(crate) fn new(context: BlockContext) -> Self {
         Self { context, txs: Vec::new(), receipts: Vec::new(), cumulative_gas: 0 }
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    /// Gas still available in the block.
+    pub(crate) fn gas_left(&self) -> u64 {
+        self.context.gas_limit - self.cumulative_gas
+    }
+
     /// Executes `tx` and commits its changes; on error nothing is written.
-    fn add<M: Memory>(&mut self, chain: &mut Chain<M>, tx: DecodedTx) -> Result<(), TxError> {
+    pub(crate) fn add<M: Memory>(
+        &mut self,
+        chain: &mut Chain<M>,
+        tx: DecodedTx,
+    ) -> Result<(), TxError> {
+        let start = (chain.instructions)();
         let remaining = self.context.gas_limit - self.cumulative_gas;
         if tx.envelope.gas_limit() > self.context.gas_limit {
             return Err(TxError::GasLimitExceedsBlock {
@@ -929,14 +996,9 @@ impl BlockBuilder {
         }
         let spec = chain.spec();
         let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);
-        let executed = evm::execute(
-            chain.state_at(None),
-            chain.chain_id(),
-            spec,
-            &self.context,
-            env,
-            Mode::Transaction,
-        )?;
+        let mode = if tx.impersonated { Mode::Impersonated } else { Mode::Transaction };
+        let executed =
+            evm::execute(chain.state_at(None), chain.chain_id(), spec, &self.context, env, mode)?;
         let result = executed.result;
         let gas_used = result.tx_gas_used();
         let contract_address = match &result {
@@ -965,12 +1027,14 @@ impl BlockBuilder {
             from: tx.from,
             raw: tx.raw,
             gas_used,
+            success,
+            instructions: (chain.instructions)().saturating_sub(start),
             contract_address,
         });
         Ok(())
     }
 
-    fn seal<M: Memory>(self, chain: &mut Chain<M>) -> SealedBlock {
+    pub(crate) fn seal<M: Memory>(self, chain: &mut Chain<M>) -> MinedBlock {
         let spec = chain.spec();
         let header = Header {
             parent_hash: chain.meta.get().head_hash,
@@ -987,12 +1051,20 @@ impl BlockBuilder {
             ..chain.empty_header(spec)
         };
         let hash = chain.seal(header, &self.txs, &self.receipts);
-        SealedBlock {
+        MinedBlock {
             number: self.context.number,
-            hash,
-            hashes: self.txs.iter().map(|tx| tx.hash).collect(),
-            gas_used: self.txs.iter().map(|tx| tx.gas_used).collect(),
-            receipts: self.receipts,
+            hash: hash.into(),
+            timestamp: self.context.timestamp,
+            transactions: self
+                .txs
+                .iter()
+                .map(|tx| MinedTx {
+                    hash: tx.hash.into(),
+                    success: tx.success,
+                    gas_used: tx.gas_used,
+                    instructions: tx.instructions,
+                })
+                .collect(),
         }
     }
 }

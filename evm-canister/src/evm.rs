@@ -33,6 +33,13 @@ pub fn parse_spec(name: &str) -> Option<SpecId> {
 pub enum Mode {
     /// A signed transaction for inclusion in a block: every check applies.
     Transaction,
+    /// A transaction entering the pool: every check but the nonce's, which
+    /// may be a future one. `impersonated` lets a contract be the sender, as
+    /// anvil allows for impersonated accounts.
+    Admission { impersonated: bool },
+    /// A transaction sent as an impersonated account, for inclusion: the
+    /// sender may be a contract (EIP-3607 is not applied).
+    Impersonated,
     /// `eth_call` / `eth_estimateGas`: like geth, the sender may be a
     /// contract, the nonce is checked only if given, the gas limit may exceed
     /// the block's, and a zero gas price skips the base-fee check.
@@ -88,11 +95,19 @@ pub fn execute<DB: DatabaseRef<Error = Infallible>>(
     mode: Mode,
 ) -> Result<ExecResultAndState<ExecutionResult, EvmState>, TxError> {
     let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(chain_id);
-    if let Mode::Call { check_nonce, check_base_fee } = mode {
-        cfg.disable_nonce_check = !check_nonce;
-        cfg.disable_base_fee = !check_base_fee;
-        cfg.disable_eip3607 = true;
-        cfg.disable_block_gas_limit = true;
+    match mode {
+        Mode::Transaction => {}
+        Mode::Admission { impersonated } => {
+            cfg.disable_nonce_check = true;
+            cfg.disable_eip3607 = impersonated;
+        }
+        Mode::Impersonated => cfg.disable_eip3607 = true,
+        Mode::Call { check_nonce, check_base_fee } => {
+            cfg.disable_nonce_check = !check_nonce;
+            cfg.disable_base_fee = !check_base_fee;
+            cfg.disable_eip3607 = true;
+            cfg.disable_block_gas_limit = true;
+        }
     }
     let block_env = block.env(cfg.blob_base_fee_update_fraction());
     let mut evm = Context::mainnet()

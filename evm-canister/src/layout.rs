@@ -24,6 +24,11 @@
 //!  │  11   │ storage changes (block, address ‖ slot) → () (index of 9)    │
 //!  │  12   │ tries           path (nibbles)     → trie node of the    │
 //!  │       │                 account trie and every storage trie          │
+//!  │  13   │ Cell<DevSettings>: automine, snapshot and pool counters      │
+//!  │  14   │ pool            tx hash            → pooled transaction      │
+//!  │  15   │ pool nonces     (sender, nonce)    → tx hash (index of 14)   │
+//!  │  16   │ account edits   (block, seq)       → Candid AccountEdit      │
+//!  │  17   │ snapshots       id                 → block, hash, edits      │
 //!  └───────┴──────────────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -34,6 +39,9 @@
 //! 10–11 list what each block changed, so blocks can be unwound. Map 12
 //! holds the Merkle-Patricia tries of the latest state (see `trie.rs`), kept
 //! up to date block by block so a state root costs only what a block touched.
+//! Maps 13–17 serve the dev-node controls: the transaction pool, the account
+//! edits of the controller (kept so a snapshot can be restored exactly) and
+//! the snapshots.
 //!
 //! Changing any encoding stored here requires bumping [`LAYOUT_VERSION`];
 //! a canister refuses to run on memory written with another version.
@@ -59,6 +67,11 @@ pub const STORAGE_HISTORY: MemoryId = MemoryId::new(9);
 pub const ACCOUNT_CHANGES: MemoryId = MemoryId::new(10);
 pub const STORAGE_CHANGES: MemoryId = MemoryId::new(11);
 pub const TRIES: MemoryId = MemoryId::new(12);
+pub const DEV: MemoryId = MemoryId::new(13);
+pub const POOL: MemoryId = MemoryId::new(14);
+pub const POOL_NONCES: MemoryId = MemoryId::new(15);
+pub const EDITS: MemoryId = MemoryId::new(16);
+pub const SNAPSHOTS: MemoryId = MemoryId::new(17);
 
 /// A virtual memory of the stable memory `M`.
 pub type Vm<M> = VirtualMemory<M>;

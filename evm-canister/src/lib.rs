@@ -26,8 +26,10 @@
 //! reaches [`Chain`] as an argument, read from `ic0.time` by the exports.
 
 pub mod chain;
+mod dev;
 pub mod evm;
 pub mod layout;
+mod pool;
 pub mod records;
 pub mod sparse;
 pub mod state;

@@ -237,6 +237,49 @@ pub struct StoredReceipt {
 }
 rlp_storable!(StoredReceipt);
 
+/// Dev-node settings the controller changes (`evm_setAutomine`, snapshots).
+#[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct DevSettings {
+    /// Produce a block per transaction as it arrives.
+    pub automine: bool,
+    /// Id the next snapshot gets.
+    pub next_snapshot: u64,
+    /// Transactions that entered the pool so far: orders equal fees.
+    pub pool_seq: u64,
+}
+rlp_storable!(DevSettings);
+
+impl Default for DevSettings {
+    fn default() -> Self {
+        Self { automine: true, next_snapshot: 1, pool_seq: 0 }
+    }
+}
+
+/// A transaction waiting in the pool.
+#[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct PoolEntry {
+    /// EIP-2718 encoding of the transaction.
+    pub raw: Bytes,
+    pub from: Address,
+    pub nonce: u64,
+    /// Sent as an impersonated account: the signature is a placeholder and
+    /// `from` is not recovered from it.
+    pub impersonated: bool,
+    /// Arrival order.
+    pub seq: u64,
+}
+rlp_storable!(PoolEntry);
+
+/// The chain as `evm_snapshot` found it.
+#[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct SnapshotRecord {
+    pub block: u64,
+    pub hash: B256,
+    /// Account edits already made to the block after `block`.
+    pub edits: u64,
+}
+rlp_storable!(SnapshotRecord);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,7 +186,7 @@ fn run(engine: &mut dyn Engine, work: &Workload) -> (Measured, Measured, B256) {
     let mut time = 1_700_000_100 * SECOND;
     for raw in &work.setup {
         let (result, _) = engine.submit(raw, time);
-        assert!(result.unwrap().success);
+        assert!(result.unwrap().included().expect("automined").success);
         time += SECOND;
     }
     let mut transfers = Measured::default();
@@ -194,7 +194,7 @@ fn run(engine: &mut dyn Engine, work: &Workload) -> (Measured, Measured, B256) {
         let started = Instant::now();
         let (result, instructions) = engine.submit(raw, time);
         transfers.time += started.elapsed();
-        let result = result.unwrap();
+        let result = result.unwrap().included().expect("automined");
         assert!(result.success);
         transfers.instructions += instructions;
         transfers.gas += result.gas_used;
@@ -347,7 +347,7 @@ fn costs(genesis: &InitArgs, signers: &[PrivateKeySigner]) -> anyhow::Result<()>
         nonce += 1;
         let signature = alice.sign_hash_sync(&tx.signature_hash()).unwrap();
         let raw = TxEnvelope::from(tx.into_signed(signature)).encoded_2718();
-        node.send_raw_transaction(&raw).unwrap().unwrap().cost
+        node.send_raw_transaction(&raw).unwrap().unwrap().cost.expect("automined")
     };
     let plain = send(&mut node, TxKind::Call(Address::repeat_byte(1)), vec![], U256::from(1));
     let deploy = send(&mut node, TxKind::Create, token_code(), U256::ZERO);
@@ -399,7 +399,7 @@ fn verify_slowdown(
         node.send_raw_transaction(&txs[0])?.unwrap();
         let started = Instant::now();
         for raw in &txs[1..] {
-            assert!(node.send_raw_transaction(raw)?.unwrap().result.success);
+            assert!(node.send_raw_transaction(raw)?.unwrap().result.included().unwrap().success);
         }
         Ok(started.elapsed() / count as u32)
     };

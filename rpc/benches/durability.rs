@@ -123,7 +123,9 @@ fn throughput(
     let written = bytes_written();
     let started = Instant::now();
     for raw in &txs {
-        assert!(node.send_raw_transaction(raw).unwrap().unwrap().result.success);
+        assert!(
+            node.send_raw_transaction(raw).unwrap().unwrap().result.included().unwrap().success
+        );
     }
     let elapsed = started.elapsed();
     let per_tx = (bytes_written() - written) as f64 / count as f64;

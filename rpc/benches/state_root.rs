@@ -133,7 +133,7 @@ fn transfer_tx(signer: &PrivateKeySigner, n: usize) -> Vec<u8> {
 
 fn check(result: Result<SubmitResult, TxError>) {
     let result = result.expect("the transfer is accepted");
-    assert!(result.success, "the transfer succeeds");
+    assert!(result.included().expect("automined").success, "the transfer succeeds");
 }
 
 /// Time per block natively.

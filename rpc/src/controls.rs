@@ -1,15 +1,30 @@
-//! Dev-node controls with the names anvil and Hardhat use: `evm_mine`,
-//! `anvil_mine` (alias `hardhat_mine`), `evm_increaseTime`,
-//! `evm_setNextBlockTimestamp`.
+//! Dev-node controls with the names anvil and Hardhat use (`anvil_` methods
+//! answer to `hardhat_` too): mining (`evm_mine`, `anvil_mine`,
+//! `evm_setAutomine`, `evm_setIntervalMining`), time
+//! (`evm_increaseTime`, `evm_setNextBlockTimestamp`), snapshots
+//! (`evm_snapshot`, `evm_revert`), state edits (`anvil_setBalance`,
+//! `setCode`, `setNonce`, `setStorageAt`), impersonation, and the pool
+//! (`txpool_status`, `txpool_content`, `txpool_inspect`).
 //!
-//! Blocks are produced by the canister's `mine` update, like any other
-//! message (journaled, metered, verified). Time is what the host tells the
-//! canister through `ic0.time`, so moving the chain's clock is the node's
-//! business, exactly as an ICP replica decides the time of a round.
+//! Everything that changes the chain is an update of the canister, callable
+//! by its controller only, like any other message (journaled, metered,
+//! verified): there is no back door into its memory. Time is what the host
+//! tells the canister through `ic0.time`, so moving the chain's clock is the
+//! node's business, exactly as an ICP replica decides the time of a round;
+//! so is which accounts the node sends as without their keys.
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_rpc_types_eth::Transaction;
+use alloy_rpc_types_txpool::{TxpoolContent, TxpoolInspect, TxpoolInspectSummary, TxpoolStatus};
+use evm_canister_api::{AccountEdit, Hash, PooledTx};
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
+use serde::Deserialize;
 
+use crate::convert;
 use crate::error::{self, invalid_params};
 use crate::eth::{BlockCount, ChainEvent, EthRpc};
 
@@ -29,6 +44,47 @@ pub trait EvmApi {
     /// Handler for: evm_setNextBlockTimestamp
     #[method(name = "setNextBlockTimestamp")]
     async fn set_next_block_timestamp(&self, timestamp: BlockCount) -> RpcResult<()>;
+
+    /// Handler for: evm_snapshot — the id to revert to.
+    #[method(name = "snapshot")]
+    async fn snapshot(&self) -> RpcResult<U64>;
+
+    /// Handler for: evm_revert — `false` if the snapshot does not exist or
+    /// was used; reverting uses it up, with every later snapshot.
+    #[method(name = "revert")]
+    async fn revert(&self, id: U64) -> RpcResult<bool>;
+
+    /// Handler for: evm_setAutomine
+    #[method(name = "setAutomine")]
+    async fn set_automine(&self, enabled: bool) -> RpcResult<bool>;
+
+    /// Handler for: evm_setIntervalMining — milliseconds between blocks, as
+    /// Hardhat takes them (0 turns it off; a `[min, max]` range uses `min`).
+    #[method(name = "setIntervalMining")]
+    async fn set_interval_mining(&self, interval: IntervalMs) -> RpcResult<bool>;
+}
+
+#[rpc(server, namespace = "txpool")]
+pub trait TxpoolApi {
+    /// Handler for: txpool_status
+    #[method(name = "status")]
+    async fn status(&self) -> RpcResult<TxpoolStatus>;
+
+    /// Handler for: txpool_content
+    #[method(name = "content")]
+    async fn content(&self) -> RpcResult<TxpoolContent<Transaction>>;
+
+    /// Handler for: txpool_inspect
+    #[method(name = "inspect")]
+    async fn inspect(&self) -> RpcResult<TxpoolInspect>;
+}
+
+/// The interval of `evm_setIntervalMining`: milliseconds, or a range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum IntervalMs {
+    Fixed(u64),
+    Range([u64; 2]),
 }
 
 #[rpc(server, namespace = "anvil")]
@@ -38,6 +94,44 @@ pub trait AnvilApi {
     #[method(name = "mine", aliases = ["hardhat_mine"])]
     async fn mine(&self, blocks: Option<BlockCount>, interval: Option<BlockCount>)
     -> RpcResult<()>;
+
+    /// Handler for: anvil_setBalance and hardhat_setBalance
+    #[method(name = "setBalance", aliases = ["hardhat_setBalance"])]
+    async fn set_balance(&self, address: Address, balance: U256) -> RpcResult<bool>;
+
+    /// Handler for: anvil_setCode and hardhat_setCode
+    #[method(name = "setCode", aliases = ["hardhat_setCode"])]
+    async fn set_code(&self, address: Address, code: Bytes) -> RpcResult<bool>;
+
+    /// Handler for: anvil_setNonce and hardhat_setNonce
+    #[method(name = "setNonce", aliases = ["hardhat_setNonce"])]
+    async fn set_nonce(&self, address: Address, nonce: U64) -> RpcResult<bool>;
+
+    /// Handler for: anvil_setStorageAt and hardhat_setStorageAt — `value`
+    /// is a 32-byte word.
+    #[method(name = "setStorageAt", aliases = ["hardhat_setStorageAt"])]
+    async fn set_storage_at(&self, address: Address, slot: U256, value: B256) -> RpcResult<bool>;
+
+    /// Handler for: anvil_impersonateAccount and hardhat_impersonateAccount
+    #[method(name = "impersonateAccount", aliases = ["hardhat_impersonateAccount"])]
+    async fn impersonate_account(&self, address: Address) -> RpcResult<bool>;
+
+    /// Handler for: anvil_stopImpersonatingAccount and hardhat_stopImpersonatingAccount
+    #[method(name = "stopImpersonatingAccount", aliases = ["hardhat_stopImpersonatingAccount"])]
+    async fn stop_impersonating_account(&self, address: Address) -> RpcResult<bool>;
+
+    /// Handler for: anvil_getAutomine and hardhat_getAutomine
+    #[method(name = "getAutomine", aliases = ["hardhat_getAutomine"])]
+    async fn get_automine(&self) -> RpcResult<bool>;
+
+    /// Handler for: anvil_setAutomine (as `evm_setAutomine`)
+    #[method(name = "setAutomine")]
+    async fn set_automine(&self, enabled: bool) -> RpcResult<bool>;
+
+    /// Handler for: anvil_setIntervalMining — seconds between blocks, as
+    /// anvil takes them (0 turns it off).
+    #[method(name = "setIntervalMining")]
+    async fn set_interval_mining(&self, seconds: u64) -> RpcResult<bool>;
 }
 
 impl EthRpc {
@@ -71,6 +165,65 @@ impl EthRpc {
     }
 }
 
+impl EthRpc {
+    async fn edit(&self, edit: AccountEdit) -> RpcResult<bool> {
+        self.node().run(move |node| node.edit_account(edit)).await?;
+        Ok(true)
+    }
+
+    async fn automine(&self, enabled: bool) -> RpcResult<bool> {
+        let blocks = self.node().run(move |node| node.set_automine(enabled)).await?;
+        if let Some(block) = blocks.last() {
+            self.node().publish(ChainEvent::Block(block.number));
+        }
+        Ok(true)
+    }
+
+    fn interval(&self, period: Option<Duration>) -> RpcResult<bool> {
+        self.node().set_interval_mining(period);
+        Ok(true)
+    }
+
+    async fn pool(&self) -> RpcResult<Vec<PooledTx>> {
+        self.node().run(|node| node.pool_content()).await
+    }
+}
+
+/// Pooled transactions by sender and nonce, split as geth's txpool does.
+fn by_sender<T>(
+    pool: Vec<PooledTx>,
+    mut f: impl FnMut(PooledTx) -> RpcResult<T>,
+) -> RpcResult<[BTreeMap<Address, BTreeMap<String, T>>; 2]> {
+    let mut out = [BTreeMap::new(), BTreeMap::new()];
+    for tx in pool {
+        let (sender, nonce, index) = (tx.from.0, tx.nonce.to_string(), usize::from(!tx.executable));
+        out[index].entry(sender).or_insert_with(BTreeMap::new).insert(nonce, f(tx)?);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl TxpoolApiServer for EthRpc {
+    async fn status(&self) -> RpcResult<TxpoolStatus> {
+        let pool = self.pool().await?;
+        let pending = pool.iter().filter(|tx| tx.executable).count() as u64;
+        Ok(TxpoolStatus { pending, queued: pool.len() as u64 - pending })
+    }
+
+    async fn content(&self) -> RpcResult<TxpoolContent<Transaction>> {
+        let [pending, queued] = by_sender(self.pool().await?, convert::pooled_transaction)?;
+        Ok(TxpoolContent { pending, queued })
+    }
+
+    async fn inspect(&self) -> RpcResult<TxpoolInspect> {
+        let [pending, queued] = by_sender(self.pool().await?, |tx| {
+            convert::pooled_transaction(tx)
+                .map(|tx| TxpoolInspectSummary::from_tx(tx.inner.into_inner()))
+        })?;
+        Ok(TxpoolInspect { pending, queued })
+    }
+}
+
 #[async_trait]
 impl EvmApiServer for EthRpc {
     async fn mine(&self, timestamp: Option<BlockCount>) -> RpcResult<String> {
@@ -88,6 +241,35 @@ impl EvmApiServer for EthRpc {
     async fn set_next_block_timestamp(&self, timestamp: BlockCount) -> RpcResult<()> {
         self.set_next_time(timestamp.0).await
     }
+
+    async fn snapshot(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.node().run(|node| node.snapshot()).await?))
+    }
+
+    async fn revert(&self, id: U64) -> RpcResult<bool> {
+        let id = id.to::<u64>();
+        let reverted = self.node().run(move |node| node.revert(id)).await?;
+        if reverted {
+            let head = self.node().run(|node| node.chain_info()).await?.latest_block;
+            self.node().publish(ChainEvent::Reverted(head));
+        }
+        Ok(reverted)
+    }
+
+    async fn set_automine(&self, enabled: bool) -> RpcResult<bool> {
+        self.automine(enabled).await
+    }
+
+    async fn set_interval_mining(&self, interval: IntervalMs) -> RpcResult<bool> {
+        let ms = match interval {
+            IntervalMs::Fixed(ms) => ms,
+            IntervalMs::Range([min, max]) if min <= max => min,
+            IntervalMs::Range(_) => {
+                return Err(invalid_params("the interval range's minimum exceeds its maximum"));
+            }
+        };
+        self.interval((ms > 0).then(|| Duration::from_millis(ms)))
+    }
 }
 
 #[async_trait]
@@ -99,4 +281,47 @@ impl AnvilApiServer for EthRpc {
     ) -> RpcResult<()> {
         self.mine_blocks(blocks.map_or(1, |b| b.0), interval.map(|i| i.0)).await
     }
+
+    async fn set_balance(&self, address: Address, balance: U256) -> RpcResult<bool> {
+        self.edit(AccountEdit { balance: Some(balance.into()), ..edit(address) }).await
+    }
+
+    async fn set_code(&self, address: Address, code: Bytes) -> RpcResult<bool> {
+        self.edit(AccountEdit { code: Some(code.to_vec().into()), ..edit(address) }).await
+    }
+
+    async fn set_nonce(&self, address: Address, nonce: U64) -> RpcResult<bool> {
+        self.edit(AccountEdit { nonce: Some(nonce.to()), ..edit(address) }).await
+    }
+
+    async fn set_storage_at(&self, address: Address, slot: U256, value: B256) -> RpcResult<bool> {
+        let storage = vec![(Hash(B256::from(slot)), Hash(value))];
+        self.edit(AccountEdit { storage, ..edit(address) }).await
+    }
+
+    async fn impersonate_account(&self, address: Address) -> RpcResult<bool> {
+        self.node().impersonate(address, true);
+        Ok(true)
+    }
+
+    async fn stop_impersonating_account(&self, address: Address) -> RpcResult<bool> {
+        self.node().impersonate(address, false);
+        Ok(true)
+    }
+
+    async fn get_automine(&self) -> RpcResult<bool> {
+        Ok(self.node().run(|node| node.mining_mode()).await?.automine)
+    }
+
+    async fn set_automine(&self, enabled: bool) -> RpcResult<bool> {
+        self.automine(enabled).await
+    }
+
+    async fn set_interval_mining(&self, seconds: u64) -> RpcResult<bool> {
+        self.interval((seconds > 0).then(|| Duration::from_secs(seconds)))
+    }
+}
+
+fn edit(address: Address) -> AccountEdit {
+    AccountEdit { address: address.into(), ..Default::default() }
 }

@@ -15,7 +15,8 @@ use alloy_rpc_types_eth::{
     TransactionRequest,
 };
 use evm_canister_api::{
-    AccessListItem, BlockTag, BlockView, CallArgs, LogFilter, LogView, ReceiptView, TransactionView,
+    AccessListItem, BlockTag, BlockView, CallArgs, LogFilter, LogView, PooledTx, ReceiptView,
+    TransactionView,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 
@@ -122,6 +123,20 @@ pub fn transaction(view: TransactionView) -> Result<Transaction, ErrorObjectOwne
         block_number: Some(view.block_number),
         transaction_index: Some(view.index),
         effective_gas_price: Some(view.effective_gas_price.0.to()),
+        block_timestamp: None,
+    })
+}
+
+/// A transaction waiting in the pool: no block yet.
+pub fn pooled_transaction(pooled: PooledTx) -> Result<Transaction, ErrorObjectOwned> {
+    let envelope = TxEnvelope::decode_2718(&mut pooled.raw.as_ref())
+        .map_err(|e| internal(format!("pooled transaction does not decode: {e}")))?;
+    Ok(Transaction {
+        inner: Recovered::new_unchecked(envelope, pooled.from.0),
+        block_hash: None,
+        block_number: None,
+        transaction_index: None,
+        effective_gas_price: None,
         block_timestamp: None,
     })
 }

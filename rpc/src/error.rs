@@ -84,6 +84,8 @@ pub fn tx_error(err: &TxError) -> ErrorObjectOwned {
         TxError::SenderNotEoa(address) => format!("sender not an eoa: address {address}"),
         TxError::InitCodeTooLarge => "max initcode size exceeded".to_owned(),
         TxError::AlreadyKnown => "already known".to_owned(),
+        TxError::ReplacementUnderpriced => "replacement transaction underpriced".to_owned(),
+        TxError::PoolFull => "txpool is full".to_owned(),
         TxError::Rejected(reason) => reason.clone(),
     };
     error(SERVER_ERROR, message)

@@ -1,5 +1,6 @@
 //! The `eth_`, `net_` and `web3_` JSON-RPC namespaces.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -53,6 +54,8 @@ pub enum ChainEvent {
     Transaction(B256),
     /// The chain produced the block with this number (and those before it).
     Block(u64),
+    /// The chain was reverted to a snapshot; this is its head now.
+    Reverted(u64),
 }
 
 /// The node, shared by all connections. Calls run on tokio's blocking pool:
@@ -64,6 +67,11 @@ pub struct NodeHandle {
     signers: Arc<Vec<PrivateKeySigner>>,
     events: broadcast::Sender<ChainEvent>,
     filters: Arc<Filters>,
+    /// Accounts `eth_sendTransaction` may send as without their keys
+    /// (`anvil_impersonateAccount`).
+    impersonated: Arc<Mutex<HashSet<Address>>>,
+    /// The task producing blocks at an interval, if interval mining is on.
+    interval: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl NodeHandle {
@@ -74,7 +82,51 @@ impl NodeHandle {
             signers: Arc::new(signers),
             events,
             filters: Arc::new(Filters::default()),
+            impersonated: Arc::default(),
+            interval: Arc::default(),
         }
+    }
+
+    /// Lets `eth_sendTransaction` send as `address` without its key.
+    pub fn impersonate(&self, address: Address, on: bool) {
+        let mut impersonated = self.impersonated.lock().unwrap_or_else(|e| e.into_inner());
+        if on {
+            impersonated.insert(address);
+        } else {
+            impersonated.remove(&address);
+        }
+    }
+
+    fn is_impersonated(&self, address: &Address) -> bool {
+        self.impersonated.lock().unwrap_or_else(|e| e.into_inner()).contains(address)
+    }
+
+    /// Produces a block every `period` (none if `None`), with what waits in
+    /// the pool, as ICP produces a round whether or not messages arrived.
+    /// Must be called within the tokio runtime.
+    pub fn set_interval_mining(&self, period: Option<std::time::Duration>) {
+        let mut interval = self.interval.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(task) = interval.take() {
+            task.abort();
+        }
+        let Some(period) = period else { return };
+        let node = self.clone();
+        *interval = Some(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match node.run(|node| node.mine()).await {
+                    Ok(block) => node.publish(ChainEvent::Block(block.number)),
+                    Err(error) => tracing::error!("interval mining failed: {}", error.message()),
+                }
+            }
+        }));
+    }
+
+    /// Whether blocks are produced at an interval.
+    pub fn interval_mining(&self) -> bool {
+        self.interval.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 
     /// The accounts the node signs for, as `eth_accounts` lists them.
@@ -96,8 +148,10 @@ impl NodeHandle {
 
     /// Tells subscribers and filters about `event`.
     pub fn publish(&self, event: ChainEvent) {
-        if let ChainEvent::Transaction(hash) = event {
-            self.filters.on_pending_transaction(hash);
+        match event {
+            ChainEvent::Transaction(hash) => self.filters.on_pending_transaction(hash),
+            ChainEvent::Reverted(head) => self.filters.on_revert(head),
+            ChainEvent::Block(_) => {}
         }
         // No receivers is fine: nobody subscribed.
         let _ = self.events.send(event);
@@ -442,10 +496,24 @@ impl EthRpc {
 
     /// Submits a signed transaction, and tells subscribers and filters.
     async fn submit(&self, bytes: Vec<u8>) -> RpcResult<B256> {
-        let submitted = self.node.run(move |node| node.send_raw_transaction(&bytes)).await?;
+        self.submit_as(bytes, None).await
+    }
+
+    /// Submits a transaction, as `sender` without checking its signature if
+    /// given (impersonation).
+    async fn submit_as(&self, bytes: Vec<u8>, sender: Option<Address>) -> RpcResult<B256> {
+        let submitted = self
+            .node
+            .run(move |node| match sender {
+                Some(sender) => node.send_impersonated(&bytes, sender.into()),
+                None => node.send_raw_transaction(&bytes),
+            })
+            .await?;
         let result = submitted.map_err(|e| error::tx_error(&e))?.result;
         self.node.publish(ChainEvent::Transaction(result.tx_hash.0));
-        self.node.publish(ChainEvent::Block(result.block_number));
+        if let Some(block) = result.blocks.last() {
+            self.node.publish(ChainEvent::Block(block.number));
+        }
         Ok(result.tx_hash.0)
     }
 
@@ -679,8 +747,18 @@ impl EthApiServer for EthRpc {
     }
 
     async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
-        let view = self.node.run(move |node| node.transaction(hash.into())).await?;
-        view.map(convert::transaction).transpose()
+        let (view, pooled) = self
+            .node
+            .run(move |node| match node.transaction(hash.into())? {
+                Some(view) => Ok((Some(view), None)),
+                None => Ok((None, node.pooled_transaction(hash.into())?)),
+            })
+            .await?;
+        match (view, pooled) {
+            (Some(view), _) => convert::transaction(view).map(Some),
+            (None, Some(pooled)) => convert::pooled_transaction(pooled).map(Some),
+            (None, None) => Ok(None),
+        }
     }
 
     async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<Receipt>> {
@@ -922,7 +1000,11 @@ impl EthApiServer for EthRpc {
 
     async fn send_transaction(&self, mut request: TransactionRequest) -> RpcResult<B256> {
         let from = request.from.ok_or_else(|| invalid_params("the transaction has no \"from\""))?;
-        let signer = self.node.signer(from)?.clone();
+        let signer = match self.node.signer(from) {
+            Ok(signer) => Some(signer.clone()),
+            Err(_) if self.node.is_impersonated(&from) => None,
+            Err(unknown) => return Err(unknown),
+        };
         let info = self.node.run(|node| node.chain_info()).await?;
         if request.chain_id.is_some_and(|id| id != info.chain_id) {
             return Err(invalid_params(format!(
@@ -951,12 +1033,23 @@ impl EthApiServer for EthRpc {
         let tx = request.build_typed_tx().map_err(|request| {
             invalid_params(format!("incomplete transaction: {:?}", request.missing_keys()))
         })?;
+        let Some(signer) = signer else {
+            let envelope = TxEnvelope::from(tx.into_signed(impersonation_signature(from)));
+            return self.submit_as(envelope.encoded_2718(), Some(from)).await;
+        };
         let signature = signer
             .sign_hash_sync(&tx.signature_hash())
             .map_err(|e| internal(format!("signing failed: {e}")))?;
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         self.submit(envelope.encoded_2718()).await
     }
+}
+
+/// The placeholder signature of a transaction sent as an impersonated
+/// account: `r` is the sender's address, so the same fields sent as two
+/// accounts have different hashes (the canister does not check it).
+pub fn impersonation_signature(from: Address) -> alloy_primitives::Signature {
+    alloy_primitives::Signature::new(U256::from_be_slice(from.as_slice()), U256::from(1), false)
 }
 
 /// What an `eth_getFilterChanges` poll has to fetch.

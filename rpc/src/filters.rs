@@ -113,6 +113,18 @@ impl Filters {
         }
     }
 
+    /// The chain was reverted to block `head`: filters read on from the
+    /// block after it, which will be a new one.
+    pub fn on_revert(&self, head: u64) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for installed in inner.filters.values_mut() {
+            if let FilterKind::Logs { next, .. } | FilterKind::Blocks { next } = &mut installed.kind
+            {
+                *next = (*next).min(head + 1);
+            }
+        }
+    }
+
     /// Number of installed filters.
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).filters.len()

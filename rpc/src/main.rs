@@ -73,6 +73,15 @@ struct Cli {
     /// directory, e.g. ~/.cache/canister-evm].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// Produce a block every this many seconds with the transactions that
+    /// wait in the pool, like ICP rounds, instead of one block per
+    /// transaction (automine).
+    #[arg(short, long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    block_time: Option<u64>,
+    /// Produce blocks only on `evm_mine` / `anvil_mine`: transactions wait
+    /// in the pool.
+    #[arg(long, conflicts_with = "block_time")]
+    no_mining: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -300,7 +309,20 @@ async fn main() -> anyhow::Result<()> {
     // The node signs for (and `eth_accounts` lists) the genesis accounts
     // whose keys it has.
     let signers = signers.into_iter().filter(|s| accounts.contains(&s.address())).collect();
+    let mut node = node;
+    let automine = cli.block_time.is_none() && !cli.no_mining;
+    if node.mining_mode()?.automine != automine {
+        node.set_automine(automine)?;
+    }
     let handle = NodeHandle::new(node, signers);
+    match cli.block_time {
+        Some(seconds) => {
+            handle.set_interval_mining(Some(std::time::Duration::from_secs(seconds)));
+            println!("mining a block every {seconds} s (--block-time)");
+        }
+        None if cli.no_mining => println!("mining on request only (--no-mining)"),
+        None => println!("automine: one block per transaction"),
+    }
     let (addr, server) =
         canister_evm::server::serve(handle.clone(), SocketAddr::new(cli.host, cli.port))
             .await

@@ -23,9 +23,9 @@ use canister_host::{
     Canister, CanisterSettings, Compiler, Execution, Host, HostConfig, MessageEnv, UpgradeError,
 };
 use evm_canister_api::{
-    AccountProof, AccountState, Address, BlockTag, BlockView, CallArgs, CallError, CallOutcome,
-    ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, MinedBlock, QueryError,
-    ReceiptView, SubmitResult, TransactionView, TxError,
+    AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView, CallArgs, CallError,
+    CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, MinedBlock,
+    MiningMode, PooledTx, QueryError, ReceiptView, SubmitResult, TransactionView, TxError,
 };
 use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
@@ -90,7 +90,8 @@ pub struct TxCost {
 #[derive(Clone, Debug)]
 pub struct Submitted {
     pub result: SubmitResult,
-    pub cost: TxCost,
+    /// Its cost, if it was included (not left waiting in the pool).
+    pub cost: Option<TxCost>,
 }
 
 /// Facts about the installed canister (`ic_canisterInfo`).
@@ -135,6 +136,14 @@ pub struct Node {
     install_instructions: u64,
     /// What each transaction cost, by hash.
     costs: HashMap<B256, TxCost>,
+    /// The clock as each snapshot found it: (offset, next block time).
+    snapshot_clocks: HashMap<u64, (u64, Option<u64>)>,
+}
+
+/// The principal the node calls its canister as: the canister's controller,
+/// so the dev-node controls (controllers only) are open to it.
+pub fn controller() -> Principal {
+    Principal::self_authenticating(b"canister-evm development node")
 }
 
 impl Node {
@@ -163,7 +172,8 @@ impl Node {
 
     fn create(wasm: &[u8], config: NodeConfig) -> anyhow::Result<Self> {
         let arg = candid::encode_one(&config.genesis)?;
-        let caller = Principal::anonymous().as_slice().to_vec();
+        let caller = controller().as_slice().to_vec();
+        let settings = CanisterSettings { controllers: vec![caller.clone()], ..Default::default() };
         let time = match config.clock {
             Clock::System => now(),
             Clock::Manual { start, .. } => start,
@@ -172,7 +182,7 @@ impl Node {
         let (host, verifier_host) = Self::hosts(&config)?;
         let install = |host: &Host| -> anyhow::Result<(Canister, Execution)> {
             let module = host.compile(wasm)?;
-            Ok(Canister::install(host, module, CanisterSettings::default(), &arg, &env)?)
+            Ok(Canister::install(host, module, settings.clone(), &arg, &env)?)
         };
         let (mut canister, execution) = install(&host)?;
         let verifier = match verifier_host {
@@ -211,6 +221,7 @@ impl Node {
             next_time: None,
             install_instructions: execution.instructions,
             costs: HashMap::new(),
+            snapshot_clocks: HashMap::new(),
         })
     }
 
@@ -235,19 +246,20 @@ impl Node {
             store: None,
             failed: None,
             genesis: opened.genesis,
-            caller: Principal::anonymous().as_slice().to_vec(),
+            caller: controller().as_slice().to_vec(),
             clock: config.clock,
             last_time: opened.last_time,
             time_offset: 0,
             next_time: None,
             install_instructions: 0,
             costs: opened.costs,
+            snapshot_clocks: HashMap::new(),
         };
         let mut store = opened.store;
         store.set_checkpoint_interval(config.checkpoint_interval);
         let replayed = opened.pending.len();
         for record in opened.pending {
-            if let Some((hash, cost)) = node.replay(&store, record)? {
+            for (hash, cost) in node.replay(&store, record)? {
                 // The crash may have lost this record of the cost ledger.
                 store.record_cost(hash, &cost)?;
             }
@@ -261,21 +273,17 @@ impl Node {
 
     /// Executes a journaled message again; returns the cost of the
     /// transaction it included, if any.
-    fn replay(&mut self, store: &Store, record: Record) -> anyhow::Result<Option<(B256, TxCost)>> {
+    fn replay(&mut self, store: &Store, record: Record) -> anyhow::Result<Vec<(B256, TxCost)>> {
         self.last_time = self.last_time.max(record.time);
         let env = MessageEnv { caller: record.caller, time: record.time };
         match record.kind {
             Kind::Update => {
                 let Ok(execution) = self.execute_update(&record.method, &record.arg, &env) else {
-                    return Ok(None); // refused then as now
+                    return Ok(Vec::new()); // refused then as now
                 };
-                if record.method == "send_raw_transaction"
-                    && let Ok(Ok(result)) = decode::<Result<SubmitResult, TxError>>(&execution)
-                {
-                    let cost = cost_of(&result, &execution);
-                    self.costs.insert(result.tx_hash.0, cost);
-                    return Ok(Some((result.tx_hash.0, cost)));
-                }
+                let costs = costs_of(&mined_blocks(&record.method, &execution), &execution);
+                self.costs.extend(costs.iter().copied());
+                return Ok(costs);
             }
             Kind::Upgrade => {
                 let hash = parse_hash(&record.method)?;
@@ -285,7 +293,7 @@ impl Node {
             }
             Kind::Cancel => unreachable!("the journal drops cancellations"),
         }
-        Ok(None)
+        Ok(Vec::new())
     }
 
     pub fn install_instructions(&self) -> u64 {
@@ -372,11 +380,85 @@ impl Node {
         Ok(())
     }
 
-    /// Produces a block without transactions (`evm_mine`).
+    /// Produces a block with the pool's executable transactions, or an
+    /// empty one (`evm_mine`).
     pub fn mine(&mut self) -> Result<MinedBlock, NodeError> {
-        let (block, _): (MinedBlock, _) = self.update("mine", ())?;
-        self.block_produced();
+        let (block, execution): (MinedBlock, _) = self.update("mine", ())?;
+        self.blocks_produced(std::slice::from_ref(&block), &execution)?;
         Ok(block)
+    }
+
+    /// Records what the transactions of blocks a message produced cost.
+    fn blocks_produced(
+        &mut self,
+        blocks: &[MinedBlock],
+        execution: &Execution,
+    ) -> Result<(), NodeError> {
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        self.block_produced();
+        for (hash, cost) in costs_of(blocks, execution) {
+            tracing::info!(
+                tx = %hash,
+                gas = cost.gas_used,
+                instructions = cost.instructions,
+                cycles = cost.cycles,
+                "transaction included"
+            );
+            self.costs.insert(hash, cost);
+            self.with_store(|store, _, _| store.record_cost(hash, &cost))?;
+        }
+        Ok(())
+    }
+
+    /// Turns automine on or off (`evm_setAutomine`); turning it on mines
+    /// what waits in the pool.
+    pub fn set_automine(&mut self, automine: bool) -> Result<Vec<MinedBlock>, NodeError> {
+        let (blocks, execution): (Vec<MinedBlock>, _) =
+            self.update("set_mining_mode", (MiningMode { automine },))?;
+        self.blocks_produced(&blocks, &execution)?;
+        Ok(blocks)
+    }
+
+    pub fn mining_mode(&mut self) -> Result<MiningMode, NodeError> {
+        self.query("mining_mode", ())
+    }
+
+    /// The transactions waiting in the pool.
+    pub fn pool_content(&mut self) -> Result<Vec<PooledTx>, NodeError> {
+        self.query("pool_content", ())
+    }
+
+    pub fn pooled_transaction(&mut self, hash: Hash) -> Result<Option<PooledTx>, NodeError> {
+        self.query("get_pooled_transaction", (hash,))
+    }
+
+    /// Sets an account's balance, nonce, code or storage.
+    pub fn edit_account(&mut self, edit: AccountEdit) -> Result<(), NodeError> {
+        let ((), _) = self.update("edit_account", (edit,))?;
+        Ok(())
+    }
+
+    /// Records the chain and the node's clock (`evm_snapshot`).
+    pub fn snapshot(&mut self) -> Result<u64, NodeError> {
+        let (id, _): (u64, _) = self.update("snapshot", ())?;
+        self.snapshot_clocks.insert(id, (self.time_offset, self.next_time));
+        Ok(id)
+    }
+
+    /// Returns the chain to snapshot `id` (`evm_revert`), and the clock's
+    /// offset as it was then; `false` if there is no such snapshot.
+    pub fn revert(&mut self, id: u64) -> Result<bool, NodeError> {
+        let (reverted, _): (bool, _) = self.update("revert", (id,))?;
+        if let Some(&(offset, next)) = self.snapshot_clocks.get(&id)
+            && reverted
+        {
+            self.time_offset = offset;
+            self.next_time = next;
+        }
+        self.snapshot_clocks.retain(|&snapshot, _| snapshot < id);
+        Ok(reverted)
     }
 
     fn query<A, R>(&mut self, method: &str, args: A) -> Result<R, NodeError>
@@ -424,14 +506,35 @@ impl Node {
         A: ArgumentEncoder,
         R: CandidType + DeserializeOwned,
     {
+        let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
+        let execution = self.update_raw(method, &arg)?;
+        let reply = decode(&execution)?;
+        Ok((reply, execution))
+    }
+
+    /// Runs an update by name with Candid bytes as `caller` (for tools and
+    /// tests: the node itself calls as [`controller`]); returns the reply.
+    pub fn update_as(
+        &mut self,
+        caller: Principal,
+        method: &str,
+        arg: &[u8],
+    ) -> Result<Vec<u8>, NodeError> {
+        let node_caller = std::mem::replace(&mut self.caller, caller.as_slice().to_vec());
+        let execution = self.update_raw(method, arg);
+        self.caller = node_caller;
+        Ok(execution?.reply()?.to_vec())
+    }
+
+    /// Journals and runs an update.
+    fn update_raw(&mut self, method: &str, arg: &[u8]) -> Result<Execution, NodeError> {
         if let Some(failure) = &self.failed {
             return Err(NodeError::Storage(failure.clone()));
         }
-        let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
         let env = self.env(true);
         let seq =
-            self.with_store(|store, _, _| store.log_update(env.time, &env.caller, method, &arg))?;
-        let execution = match self.execute_update(method, &arg, &env) {
+            self.with_store(|store, _, _| store.log_update(env.time, &env.caller, method, arg))?;
+        let execution = match self.execute_update(method, arg, &env) {
             Err(divergence @ NodeError::Divergence(_)) => {
                 // The message was journaled but not executed: say so, or
                 // replaying would execute it.
@@ -443,8 +546,7 @@ impl Node {
             other => other?,
         };
         self.with_store(|store, canister, time| store.after_message(canister, time))?;
-        let reply = decode(&execution)?;
-        Ok((reply, execution))
+        Ok(execution)
     }
 
     /// Runs `f` on the store, if the chain has one. A storage failure is
@@ -471,19 +573,35 @@ impl Node {
     ) -> Result<Result<Submitted, TxError>, NodeError> {
         let (result, execution): (Result<SubmitResult, TxError>, _) =
             self.update("send_raw_transaction", (ByteBuf::from(raw),))?;
-        let Ok(result) = result else { return Ok(Err(result.unwrap_err())) };
-        self.block_produced();
-        let cost = cost_of(&result, &execution);
-        tracing::info!(
-            tx = %result.tx_hash,
-            block = result.block_number,
-            gas = cost.gas_used,
-            instructions = cost.instructions,
-            cycles = cost.cycles,
-            "transaction included"
-        );
-        self.costs.insert(result.tx_hash.0, cost);
-        self.with_store(|store, _, _| store.record_cost(result.tx_hash.0, &cost))?;
+        self.submitted(result, &execution)
+    }
+
+    /// Sends a transaction as `from` without its key (impersonation): `raw`
+    /// may carry any signature.
+    pub fn send_impersonated(
+        &mut self,
+        raw: &[u8],
+        from: Address,
+    ) -> Result<Result<Submitted, TxError>, NodeError> {
+        let (result, execution): (Result<SubmitResult, TxError>, _) =
+            self.update("send_impersonated_transaction", (ByteBuf::from(raw), from))?;
+        self.submitted(result, &execution)
+    }
+
+    fn submitted(
+        &mut self,
+        result: Result<SubmitResult, TxError>,
+        execution: &Execution,
+    ) -> Result<Result<Submitted, TxError>, NodeError> {
+        let result = match result {
+            Ok(result) => result,
+            Err(error) => return Ok(Err(error)),
+        };
+        self.blocks_produced(&result.blocks, execution)?;
+        if result.blocks.is_empty() {
+            tracing::info!(tx = %result.tx_hash, "transaction pooled");
+        }
+        let cost = self.costs.get(&result.tx_hash.0).copied();
         Ok(Ok(Submitted { result, cost }))
     }
 
@@ -623,13 +741,48 @@ impl Node {
     }
 }
 
-fn cost_of(result: &SubmitResult, execution: &Execution) -> TxCost {
-    TxCost {
-        gas_used: result.gas_used,
-        instructions: execution.instructions,
-        cycles: execution.cycles,
-        stable_bytes_written: execution.stable_bytes_written,
+/// The blocks an update produced, from its reply.
+fn mined_blocks(method: &str, execution: &Execution) -> Vec<MinedBlock> {
+    match method {
+        "send_raw_transaction" | "send_impersonated_transaction" => {
+            decode::<Result<SubmitResult, TxError>>(execution)
+                .ok()
+                .and_then(Result::ok)
+                .map(|result| result.blocks)
+                .unwrap_or_default()
+        }
+        "mine" => decode::<MinedBlock>(execution).into_iter().collect(),
+        "set_mining_mode" => decode::<Vec<MinedBlock>>(execution).unwrap_or_default(),
+        _ => Vec::new(),
     }
+}
+
+/// What each transaction of `blocks` cost. The update's instructions,
+/// cycles and writes are shared out by the instructions each transaction
+/// took itself (`ic0.performance_counter`); a lone transaction carries all
+/// of them, block overhead (state root, storing) included.
+fn costs_of(blocks: &[MinedBlock], execution: &Execution) -> Vec<(B256, TxCost)> {
+    let txs: Vec<_> = blocks.iter().flat_map(|block| &block.transactions).collect();
+    let own: u128 = txs.iter().map(|tx| u128::from(tx.instructions)).sum();
+    let count = txs.len() as u128;
+    let share = |total: u128, tx_instructions: u64| {
+        match (total * u128::from(tx_instructions)).checked_div(own) {
+            Some(share) => share,
+            None => total / count, // nothing measured (a native build): equal shares
+        }
+    };
+    txs.iter()
+        .map(|tx| {
+            let cost = TxCost {
+                gas_used: tx.gas_used,
+                instructions: share(execution.instructions.into(), tx.instructions) as u64,
+                cycles: share(execution.cycles, tx.instructions),
+                stable_bytes_written: share(execution.stable_bytes_written.into(), tx.instructions)
+                    as u64,
+            };
+            (tx.hash.0, cost)
+        })
+        .collect()
 }
 
 fn parse_hash(hex: &str) -> anyhow::Result<[u8; 32]> {

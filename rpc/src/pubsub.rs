@@ -116,6 +116,10 @@ impl EthPubSubApiServer for EthRpc {
                         }
                         _ => Ok(()),
                     },
+                    Ok(ChainEvent::Reverted(head)) => {
+                        sent = sent.min(head);
+                        Ok(())
+                    }
                     Ok(ChainEvent::Transaction(hash)) => match kind {
                         Kind::PendingTransactions(full) => {
                             rpc.send_transaction(&sink, hash, full).await

@@ -450,6 +450,7 @@ impl Runner {
                     .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
                 let genesis_root = state_root(chain.block(BlockTag::Earliest, false))?;
                 let included = match chain.submit(tx, now) {
+                    Ok(result) if result.included().is_none() => Err(POOLED.to_owned()),
                     Ok(result) => {
                         let root = state_root(chain.block(BlockTag::Latest, false))?;
                         Ok((root, logs_hash(chain.receipt(result.tx_hash.0))?))
@@ -483,6 +484,7 @@ impl Runner {
                     .map_err(|error| anyhow::anyhow!("send_raw_transaction: {error}"))?;
                 let submitted: Result<SubmitResult, TxError> = candid::decode_one(reply)?;
                 let included = match submitted {
+                    Ok(result) if result.included().is_none() => Err(POOLED.to_owned()),
                     Ok(result) => {
                         let root = block(&mut canister, BlockTag::Latest)?;
                         let arg = candid::encode_one(result.tx_hash)?;
@@ -497,6 +499,10 @@ impl Runner {
         }
     }
 }
+
+/// Why a transaction a state test expects to fail was not included: its
+/// nonce is ahead of the sender's, so the pool keeps it for later.
+const POOLED: &str = "nonce too high: the transaction waits in the pool";
 
 /// The verdict on a case given what the chain did.
 fn verdict(test: &Test, observed: &Observed) -> Verdict {

@@ -132,6 +132,11 @@ pub enum QueryError {
 /// recognise by their wording.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
 pub enum TxError {
+    /// A pooled transaction with the same sender and nonce pays at least
+    /// as much; a replacement must raise both fees by 10 %.
+    ReplacementUnderpriced,
+    /// The pool holds as many transactions as it may.
+    PoolFull,
     /// The bytes are not an EIP-2718 transaction (the text says why).
     Malformed(String),
     /// The signature does not recover to a sender.
@@ -189,23 +194,96 @@ pub enum TxError {
     Rejected(String),
 }
 
-/// A block produced without transactions (`mine`).
+/// A transaction a produced block included.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct MinedTx {
+    pub hash: Hash,
+    /// `true` if execution succeeded, `false` if it reverted or halted.
+    pub success: bool,
+    pub gas_used: u64,
+    /// Wasm instructions executing this transaction took (`ic0.performance_counter`),
+    /// not counting what the block as a whole costs (state root, storing).
+    pub instructions: u64,
+}
+
+/// A block a message produced.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
 pub struct MinedBlock {
     pub number: u64,
     pub hash: Hash,
     pub timestamp: u64,
+    pub transactions: Vec<MinedTx>,
 }
 
-/// A transaction accepted into a block.
+/// A transaction accepted by `send_raw_transaction`.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
 pub struct SubmitResult {
     pub tx_hash: Hash,
+    /// Blocks the message produced, in order. With automine the first holds
+    /// the transaction (and any pooled ones it made executable); empty if
+    /// the transaction waits in the pool (a future nonce, or automine off).
+    pub blocks: Vec<MinedBlock>,
+}
+
+/// Where a submitted transaction was included.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Included {
     pub block_number: u64,
     pub block_hash: Hash,
-    /// `true` if execution succeeded, `false` if it reverted or halted.
     pub success: bool,
     pub gas_used: u64,
+}
+
+impl SubmitResult {
+    /// The block and outcome of the submitted transaction, unless it waits
+    /// in the pool.
+    pub fn included(&self) -> Option<Included> {
+        self.blocks.iter().find_map(|block| {
+            let tx = block.transactions.iter().find(|tx| tx.hash == self.tx_hash)?;
+            Some(Included {
+                block_number: block.number,
+                block_hash: block.hash,
+                success: tx.success,
+                gas_used: tx.gas_used,
+            })
+        })
+    }
+}
+
+/// A transaction waiting in the pool.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct PooledTx {
+    pub hash: Hash,
+    /// The transaction, EIP-2718 encoded (with a placeholder signature if
+    /// it was sent as an impersonated account).
+    pub raw: ByteBuf,
+    pub from: Address,
+    pub nonce: u64,
+    /// `true` if its nonce is the sender's next one, or follows pooled
+    /// transactions that are (geth's "pending"); `false` if a nonce is
+    /// missing before it ("queued").
+    pub executable: bool,
+}
+
+/// Changes to one account, made by the controller (`anvil_setBalance`,
+/// `anvil_setCode`, `anvil_setNonce`, `anvil_setStorageAt`). They are
+/// recorded in the next block, whose state root includes them.
+#[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct AccountEdit {
+    pub address: Address,
+    pub balance: Option<Wei>,
+    pub nonce: Option<u64>,
+    pub code: Option<ByteBuf>,
+    /// Slots to set, as (slot, value).
+    pub storage: Vec<(Hash, Hash)>,
+}
+
+/// How the chain produces blocks.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct MiningMode {
+    /// Produce a block for every transaction as it arrives; otherwise
+    /// transactions wait in the pool until `mine`.
+    pub automine: bool,
 }
 
 /// An entry of an EIP-2930 access list.

@@ -6,7 +6,7 @@ use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use evm_canister::Chain;
-use evm_canister_api::{BlockTag, GenesisAccount, InitArgs, SubmitResult, TxError};
+use evm_canister_api::{BlockTag, GenesisAccount, Hash, InitArgs, TxError};
 use ic_stable_structures::DefaultMemoryImpl;
 
 pub const CHAIN_ID: u64 = 31337;
@@ -15,6 +15,16 @@ pub const GENESIS_TIME: u64 = 1_700_000_000;
 
 pub fn ether(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
+}
+
+/// A transaction included in a block, and how it went.
+#[derive(Debug)]
+pub struct Sent {
+    pub tx_hash: Hash,
+    pub block_number: u64,
+    pub block_hash: Hash,
+    pub success: bool,
+    pub gas_used: u64,
 }
 
 pub struct Dev {
@@ -104,13 +114,23 @@ impl Dev {
         TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
     }
 
-    pub fn send_raw(&mut self, raw: &[u8]) -> Result<SubmitResult, TxError> {
+    /// Submits a transaction that automine includes at once.
+    pub fn send_raw(&mut self, raw: &[u8]) -> Result<Sent, TxError> {
         let result = self.chain.submit(raw, self.now);
         self.now += 1_000_000_000;
-        result
+        result.map(|result| {
+            let included = result.included().expect("automine includes the transaction");
+            Sent {
+                tx_hash: result.tx_hash,
+                block_number: included.block_number,
+                block_hash: included.block_hash,
+                success: included.success,
+                gas_used: included.gas_used,
+            }
+        })
     }
 
-    pub fn send(&mut self, from: usize, tx: TxEip1559) -> Result<SubmitResult, TxError> {
+    pub fn send(&mut self, from: usize, tx: TxEip1559) -> Result<Sent, TxError> {
         let raw = self.sign(from, tx);
         self.send_raw(&raw)
     }

@@ -5,5 +5,7 @@ mod dev;
 
 mod calls;
 mod commitments;
+mod controls;
 mod errors;
+mod pool;
 mod transactions;

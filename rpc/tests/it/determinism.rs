@@ -108,7 +108,7 @@ fn a_thousand_transactions_agree_on_cranelift_and_winch() {
             Ok(Ok(submitted)) => {
                 nonce += 1;
                 included += 1;
-                if !submitted.result.success {
+                if !submitted.result.included().expect("automined").success {
                     reverted += 1;
                 }
             }

@@ -1,6 +1,7 @@
 //! Integration tests of the node without a socket: the canister runs in wasm
 //! under the host, and JSON-RPC handlers are called through `RpcModule::call`.
 
+mod controls;
 mod determinism;
 mod durability;
 mod methods;

@@ -12,8 +12,8 @@ fn every_transaction_costs_wasm_instructions() {
     let mut costs = Vec::new();
     for nonce in 0..3 {
         let submitted = node.send_raw_transaction(&transfer(&signers[0], nonce)).unwrap().unwrap();
-        assert!(submitted.result.success);
-        costs.push(submitted.cost.instructions);
+        assert!(submitted.result.included().unwrap().success);
+        costs.push(submitted.cost.unwrap().instructions);
     }
     // Signature recovery alone is millions of wasm instructions.
     assert!(costs.iter().all(|&c| c > 1_000_000), "{costs:?}");
@@ -34,6 +34,7 @@ fn instruction_counts_are_deterministic_across_nodes() {
                 .unwrap()
                 .unwrap()
                 .cost
+                .unwrap()
                 .instructions,
         ];
         for nonce in 0..3 {
@@ -42,6 +43,7 @@ fn instruction_counts_are_deterministic_across_nodes() {
                     .unwrap()
                     .unwrap()
                     .cost
+                    .unwrap()
                     .instructions,
             );
         }

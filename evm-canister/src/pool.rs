@@ -1,0 +1,279 @@
+//! The transaction pool: transactions that wait for a block.
+//!
+//! A transaction waits when automine is off, or when its nonce is ahead of
+//! its sender's (a gap must be filled first). Blocks take the pool's
+//! executable transactions by nonce within a sender and by priority fee
+//! across senders, as geth's miner does. A transaction with the nonce of a
+//! pooled one replaces it only if it raises both fees by 10 % (geth's price
+//! bump). The pool is in stable memory, so an accepted transaction survives
+//! upgrades and restarts like everything else.
+
+use alloy_consensus::Transaction;
+use alloy_primitives::{Address, B256};
+use evm_canister_api::{MiningMode, PooledTx, SubmitResult, TxError};
+use ic_stable_structures::Memory;
+use revm::context::TxEnv;
+use std::collections::{BTreeMap as Map, BTreeSet};
+
+use crate::chain::{BlockBuilder, Chain, DecodedTx};
+use crate::evm::{self, Mode};
+use crate::records::PoolEntry;
+use alloy_evm::FromRecoveredTx;
+
+/// Most transactions the pool holds (geth's default global slots, rounded).
+pub const MAX_POOL: u64 = 4096;
+/// Most transactions one sender may have in the pool (geth's account queue).
+pub const MAX_POOL_PER_SENDER: u64 = 64;
+/// How much a replacement must raise both fees, in percent (geth's price bump).
+pub const PRICE_BUMP: u128 = 10;
+
+impl<M: Memory> Chain<M> {
+    /// How blocks are produced.
+    pub fn mining_mode(&self) -> MiningMode {
+        MiningMode { automine: self.dev.get().automine }
+    }
+
+    /// Turns automine on or off (`evm_setAutomine`). Turning it on mines the
+    /// pool's executable transactions at once, as anvil does.
+    pub fn set_mining_mode(
+        &mut self,
+        mode: MiningMode,
+        now: u64,
+    ) -> Vec<evm_canister_api::MinedBlock> {
+        let mut dev = self.dev.get().clone();
+        dev.automine = mode.automine;
+        self.dev.set(dev);
+        if mode.automine { self.mine_pool(now) } else { Vec::new() }
+    }
+
+    /// Takes a decoded transaction: executes it now or pools it.
+    pub(crate) fn accept(&mut self, tx: DecodedTx, now: u64) -> Result<SubmitResult, TxError> {
+        let tx_hash = tx.hash;
+        if self.pool.contains_key(&tx_hash.0) {
+            return Err(TxError::AlreadyKnown);
+        }
+        let expected = self.state.account(&tx.from, None).unwrap_or_default().nonce;
+        let nonce = tx.envelope.nonce();
+        if nonce < expected {
+            return Err(TxError::NonceTooLow { expected, got: nonce });
+        }
+        let pooled = self.pool_nonces.get(&(tx.from.0.0, nonce));
+        if self.dev.get().automine && nonce == expected && pooled.is_none() {
+            // The common case: straight into a block, without touching the pool.
+            let mut builder = BlockBuilder::new(self.next_block(now));
+            builder.add(self, tx)?;
+            self.fill_from_pool(&mut builder);
+            let mut blocks = vec![builder.seal(self)];
+            blocks.extend(self.mine_pool(now));
+            return Ok(SubmitResult { tx_hash: tx_hash.into(), blocks });
+        }
+        self.admit(&tx, now)?;
+        if let Some(old) = pooled {
+            let old = self.pool.get(&old).expect("indexed pool entry exists");
+            let old = self.decode_entry(&old);
+            if !outbids(&tx, &old) {
+                return Err(TxError::ReplacementUnderpriced);
+            }
+            self.remove_pooled(&old.hash);
+        } else {
+            if self.pool.len() >= MAX_POOL {
+                return Err(TxError::PoolFull);
+            }
+            let sender = tx.from.0.0;
+            let held = self.pool_nonces.keys_range((sender, 0)..=(sender, u64::MAX)).count();
+            if held as u64 >= MAX_POOL_PER_SENDER {
+                return Err(TxError::PoolFull);
+            }
+        }
+        let mut dev = self.dev.get().clone();
+        dev.pool_seq += 1;
+        let seq = dev.pool_seq;
+        self.dev.set(dev);
+        self.pool.insert(
+            tx_hash.0,
+            PoolEntry {
+                raw: tx.raw.clone(),
+                from: tx.from,
+                nonce,
+                impersonated: tx.impersonated,
+                seq,
+            },
+        );
+        self.pool_nonces.insert((tx.from.0.0, nonce), tx_hash.0);
+        let blocks = if self.dev.get().automine { self.mine_pool(now) } else { Vec::new() };
+        Ok(SubmitResult { tx_hash: tx_hash.into(), blocks })
+    }
+
+    /// Checks a transaction against the latest state as if it were
+    /// executed next, except for its nonce, which may be a future one.
+    fn admit(&self, tx: &DecodedTx, now: u64) -> Result<(), TxError> {
+        let context = self.next_block(now);
+        if tx.envelope.gas_limit() > context.gas_limit {
+            return Err(TxError::GasLimitExceedsBlock {
+                gas: tx.envelope.gas_limit(),
+                limit: context.gas_limit,
+            });
+        }
+        let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);
+        let mode = Mode::Admission { impersonated: tx.impersonated };
+        evm::execute(self.state_at(None), self.chain_id(), self.spec(), &context, env, mode)?;
+        Ok(())
+    }
+
+    /// Mines blocks while the pool has executable transactions (automine).
+    fn mine_pool(&mut self, now: u64) -> Vec<evm_canister_api::MinedBlock> {
+        let mut blocks = Vec::new();
+        // Bounded so one message stays within its instruction limit.
+        for _ in 0..16 {
+            let mut builder = BlockBuilder::new(self.next_block(now));
+            self.fill_from_pool(&mut builder);
+            if builder.is_empty() {
+                break;
+            }
+            blocks.push(builder.seal(self));
+        }
+        blocks
+    }
+
+    /// Adds the pool's executable transactions to `builder`: per sender in
+    /// nonce order, across senders by priority fee, then arrival. A
+    /// transaction that has become invalid is dropped; one that merely
+    /// does not fit (gas, base fee) stays for a later block.
+    pub(crate) fn fill_from_pool(&mut self, builder: &mut BlockBuilder) {
+        self.drop_stale();
+        let mut next: Map<[u8; 20], u64> = Map::new();
+        for (sender, _) in self.pool_nonces.keys() {
+            next.entry(sender).or_insert_with(|| {
+                self.state.account(&Address::from(sender), None).unwrap_or_default().nonce
+            });
+        }
+        let mut blocked = BTreeSet::new();
+        loop {
+            let base_fee = builder.context.base_fee;
+            let best = next
+                .iter()
+                .filter(|(sender, _)| !blocked.contains(*sender))
+                .filter_map(|(sender, nonce)| {
+                    let hash = self.pool_nonces.get(&(*sender, *nonce))?;
+                    let entry = self.pool.get(&hash).expect("indexed pool entry exists");
+                    let tx = self.decode_entry(&entry);
+                    let tip = tx.envelope.effective_tip_per_gas(base_fee).unwrap_or(0);
+                    Some((tip, std::cmp::Reverse(entry.seq), *sender, tx))
+                })
+                .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            let Some((_, _, sender, tx)) = best else { break };
+            if tx.envelope.gas_limit() > builder.gas_left()
+                || tx.envelope.max_fee_per_gas() < u128::from(base_fee)
+            {
+                blocked.insert(sender);
+                continue;
+            }
+            let hash = tx.hash;
+            match builder.add(self, tx) {
+                Ok(()) => {
+                    self.remove_pooled(&hash);
+                    *next.get_mut(&sender).expect("sender is tracked") += 1;
+                }
+                Err(_) => {
+                    // No longer valid (its sender cannot pay, say): gone,
+                    // and the sender's later nonces wait for the gap.
+                    self.remove_pooled(&hash);
+                    blocked.insert(sender);
+                }
+            }
+        }
+    }
+
+    /// Removes pooled transactions whose nonce has been used.
+    fn drop_stale(&mut self) {
+        let mut stale = Vec::new();
+        let mut current: Option<([u8; 20], u64)> = None;
+        for ((sender, nonce), hash) in self.pool_nonces.iter().map(|e| (*e.key(), e.value())) {
+            let expected = match current {
+                Some((s, n)) if s == sender => n,
+                _ => {
+                    let n =
+                        self.state.account(&Address::from(sender), None).unwrap_or_default().nonce;
+                    current = Some((sender, n));
+                    n
+                }
+            };
+            if nonce < expected {
+                stale.push(B256::from(hash));
+            }
+        }
+        for hash in stale {
+            self.remove_pooled(&hash);
+        }
+    }
+
+    fn remove_pooled(&mut self, hash: &B256) {
+        if let Some(entry) = self.pool.remove(&hash.0) {
+            self.pool_nonces.remove(&(entry.from.0.0, entry.nonce));
+        }
+    }
+
+    fn decode_entry(&self, entry: &PoolEntry) -> DecodedTx {
+        let decoded = if entry.impersonated {
+            self.decode_impersonated(&entry.raw, entry.from)
+        } else {
+            self.decode_transaction(&entry.raw)
+        };
+        decoded.expect("pooled transactions were valid when they entered")
+    }
+
+    /// The sender's next nonce counting its executable pooled transactions.
+    pub(crate) fn pending_nonce(&self, sender: Address, mut nonce: u64) -> u64 {
+        while self.pool_nonces.contains_key(&(sender.0.0, nonce)) {
+            nonce += 1;
+        }
+        nonce
+    }
+
+    /// The pool's transactions by sender and nonce (`txpool_content`).
+    pub fn pool_content(&self) -> Vec<PooledTx> {
+        let mut out = Vec::new();
+        let mut expected: Option<([u8; 20], u64)> = None;
+        for entry in self.pool_nonces.iter() {
+            let ((sender, nonce), hash) = (*entry.key(), entry.value());
+            let next = match expected {
+                Some((s, n)) if s == sender => n,
+                _ => self.state.account(&Address::from(sender), None).unwrap_or_default().nonce,
+            };
+            let executable = nonce == next;
+            expected = Some((sender, if executable { next + 1 } else { u64::MAX }));
+            let pooled = self.pool.get(&hash).expect("indexed pool entry exists");
+            out.push(PooledTx {
+                hash: B256::from(hash).into(),
+                raw: pooled.raw.to_vec().into(),
+                from: pooled.from.into(),
+                nonce,
+                executable,
+            });
+        }
+        out
+    }
+
+    /// A pooled transaction by hash.
+    pub fn pooled_transaction(&self, hash: B256) -> Option<PooledTx> {
+        let entry = self.pool.get(&hash.0)?;
+        self.pool_content().into_iter().find(|tx| tx.hash.0 == hash).or(Some(PooledTx {
+            hash: hash.into(),
+            raw: entry.raw.to_vec().into(),
+            from: entry.from.into(),
+            nonce: entry.nonce,
+            executable: false,
+        }))
+    }
+}
+
+/// Whether `new` may replace `old` (same sender and nonce): both its fee
+/// cap and its priority fee must be at least [`PRICE_BUMP`] percent higher.
+fn outbids(new: &DecodedTx, old: &DecodedTx) -> bool {
+    let bumped = |fee: u128| fee.saturating_mul(100 + PRICE_BUMP).div_ceil(100);
+    let tip = |tx: &DecodedTx| {
+        tx.envelope.max_priority_fee_per_gas().unwrap_or_else(|| tx.envelope.max_fee_per_gas())
+    };
+    new.envelope.max_fee_per_gas() >= bumped(old.envelope.max_fee_per_gas())
+        && tip(new) >= bumped(tip(old))
+}
