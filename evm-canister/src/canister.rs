@@ -178,6 +178,20 @@ fn estimate_gas(args: CallArgs, block: BlockTag) -> Result<Estimate, CallError> 
     with_chain(|chain| chain.estimate_gas(&args, block, ic_cdk::api::time()))
 }
 
+/// The geth trace of an included transaction (`debug_traceTransaction`):
+/// `options` are the tracer options as JSON, the reply is the trace as
+/// JSON; `None` if there is no such transaction.
+#[ic_cdk::query]
+fn trace_transaction(hash: Hash, options: String) -> Result<Option<String>, QueryError> {
+    with_chain(|chain| chain.trace_transaction(hash.0, &options))
+}
+
+/// The geth trace of a message executed at `block` (`debug_traceCall`).
+#[ic_cdk::query]
+fn trace_call(args: CallArgs, block: BlockTag, options: String) -> Result<String, CallError> {
+    with_chain(|chain| chain.trace_call(&args, block, &options, ic_cdk::api::time()))
+}
+
 #[ic_cdk::query]
 fn get_block(block: BlockTag, full_transactions: bool) -> Option<BlockView> {
     with_chain(|chain| chain.block(block, full_transactions))

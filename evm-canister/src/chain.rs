@@ -332,7 +332,7 @@ impl<M: Memory> Chain<M> {
     }
 
     /// The context block `header` was executed in.
-    fn block_context(header: &Header) -> BlockContext {
+    pub(crate) fn block_context(header: &Header) -> BlockContext {
         BlockContext {
             number: header.number,
             timestamp: header.timestamp,
@@ -594,7 +594,7 @@ impl<M: Memory> Chain<M> {
     }
 
     /// The block context and state a call at `tag` runs with.
-    fn call_context(
+    pub(crate) fn call_context(
         &self,
         tag: BlockTag,
         now: u64,
@@ -611,7 +611,7 @@ impl<M: Memory> Chain<M> {
     }
 
     /// The transaction environment of an unsigned message.
-    fn call_tx(
+    pub(crate) fn call_tx(
         &self,
         args: &CallArgs,
         context: &BlockContext,

@@ -7,6 +7,7 @@
 
 use alloy_eips::eip7840::BlobParams;
 use alloy_primitives::{Address, B256, U256};
+use alloy_rpc_types_trace::geth::{GethDebugTracingOptions, GethTrace};
 use evm_canister_api::{TxError, Wei};
 use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, InvalidTransaction};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
@@ -14,7 +15,8 @@ use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::database_interface::WrapDatabaseRef;
 use revm::primitives::hardfork::SpecId;
 use revm::state::EvmState;
-use revm::{DatabaseRef, ExecuteEvm, MainBuilder, MainContext};
+use revm::{DatabaseRef, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
+use revm_inspectors::tracing::DebugInspector;
 use std::convert::Infallible;
 
 /// Hardfork of a new chain unless its genesis says otherwise. Set explicitly:
@@ -94,6 +96,55 @@ pub fn execute<DB: DatabaseRef<Error = Infallible>>(
     tx: TxEnv,
     mode: Mode,
 ) -> Result<ExecResultAndState<ExecutionResult, EvmState>, TxError> {
+    let cfg = cfg_env(chain_id, spec, mode);
+    let block_env = block.env(cfg.blob_base_fee_update_fraction());
+    let mut evm = Context::mainnet()
+        .with_db(WrapDatabaseRef(db))
+        .with_cfg(cfg)
+        .with_block(block_env)
+        .build_mainnet();
+    let facts = TxFacts::new(&tx, chain_id, block);
+    evm.transact(tx).map_err(|err| evm_error(err, &facts))
+}
+
+/// Executes `tx` on `db` under the geth tracer `options` asks for (the
+/// struct logger by default, `callTracer`, `prestateTracer`, …), through
+/// revm-inspectors, without committing anything.
+pub fn trace<DB: DatabaseRef<Error = Infallible> + Clone>(
+    db: DB,
+    chain_id: u64,
+    spec: SpecId,
+    block: &BlockContext,
+    tx: TxEnv,
+    mode: Mode,
+    options: GethDebugTracingOptions,
+) -> Result<GethTrace, TraceError> {
+    let inspector = DebugInspector::new(options).map_err(|e| TraceError::Options(e.to_string()))?;
+    let cfg = cfg_env(chain_id, spec, mode);
+    let block_env = block.env(cfg.blob_base_fee_update_fraction());
+    let mut evm = Context::mainnet()
+        .with_db(WrapDatabaseRef(db.clone()))
+        .with_cfg(cfg)
+        .with_block(block_env.clone())
+        .build_mainnet_with_inspector(inspector);
+    let facts = TxFacts::new(&tx, chain_id, block);
+    let result =
+        evm.inspect_tx(tx.clone()).map_err(|err| TraceError::Tx(evm_error(err, &facts)))?;
+    evm.inspector
+        .get_result(None, &tx, &block_env, &result, &mut WrapDatabaseRef(db))
+        .map_err(|e| TraceError::Options(e.to_string()))
+}
+
+/// Why a trace could not be produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TraceError {
+    /// The message is invalid as a transaction.
+    Tx(TxError),
+    /// The tracer options are not understood.
+    Options(String),
+}
+
+fn cfg_env(chain_id: u64, spec: SpecId, mode: Mode) -> CfgEnv {
     let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(chain_id);
     match mode {
         Mode::Transaction => {}
@@ -109,28 +160,31 @@ pub fn execute<DB: DatabaseRef<Error = Infallible>>(
             cfg.disable_block_gas_limit = true;
         }
     }
-    let block_env = block.env(cfg.blob_base_fee_update_fraction());
-    let mut evm = Context::mainnet()
-        .with_db(WrapDatabaseRef(db))
-        .with_cfg(cfg)
-        .with_block(block_env)
-        .build_mainnet();
-    let facts = TxFacts {
-        sender: tx.caller,
-        gas_limit: tx.gas_limit,
-        max_fee: tx.gas_price,
-        chain_id,
-        tx_chain_id: tx.chain_id,
-        block_gas_limit: block.gas_limit,
-        base_fee: block.base_fee,
-    };
-    evm.transact(tx).map_err(|err| match err {
-        EVMError::Transaction(invalid) => tx_error(invalid, &facts),
+    cfg
+}
+
+fn evm_error(err: EVMError<Infallible>, facts: &TxFacts) -> TxError {
+    match err {
+        EVMError::Transaction(invalid) => tx_error(invalid, facts),
         EVMError::Header(header) => TxError::Rejected(header.to_string()),
         EVMError::Custom(message) => TxError::Rejected(message),
         EVMError::CustomAny(message) => TxError::Rejected(message.to_string()),
         EVMError::Database(never) => match never {},
-    })
+    }
+}
+
+impl TxFacts {
+    fn new(tx: &TxEnv, chain_id: u64, block: &BlockContext) -> Self {
+        Self {
+            sender: tx.caller,
+            gas_limit: tx.gas_limit,
+            max_fee: tx.gas_price,
+            chain_id,
+            tx_chain_id: tx.chain_id,
+            block_gas_limit: block.gas_limit,
+            base_fee: block.base_fee,
+        }
+    }
 }
 
 /// What the error messages of a refused transaction mention.

@@ -33,9 +33,20 @@ mod pool;
 pub mod records;
 pub mod sparse;
 pub mod state;
+mod trace;
 pub mod trie;
 
 mod canister;
 
 pub use chain::{Chain, GenesisError};
 pub use sparse::SparseMemory;
+
+/// getrandom 0.2 (reached through the tracers' dependencies) needs a source
+/// of randomness on wasm32-unknown-unknown. A canister has none that is
+/// deterministic, and nothing it runs draws randomness: any attempt fails.
+#[cfg(target_arch = "wasm32")]
+fn no_randomness(_: &mut [u8]) -> Result<(), getrandom::Error> {
+    Err(getrandom::Error::UNSUPPORTED)
+}
+#[cfg(target_arch = "wasm32")]
+getrandom::register_custom_getrandom!(no_randomness);

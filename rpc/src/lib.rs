@@ -25,6 +25,7 @@
 
 pub mod controls;
 pub mod convert;
+pub mod debug;
 pub mod dev;
 pub mod error;
 pub mod eth;

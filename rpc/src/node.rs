@@ -706,6 +706,26 @@ impl Node {
         self.query("estimate_gas", (args, block))
     }
 
+    /// The geth trace of an included transaction, as JSON (`None` if there
+    /// is no such transaction); `options` are the tracer options as JSON.
+    pub fn trace_transaction(
+        &mut self,
+        hash: Hash,
+        options: String,
+    ) -> Result<Result<Option<String>, QueryError>, NodeError> {
+        self.query("trace_transaction", (hash, options))
+    }
+
+    /// The geth trace of a message executed at `block`, as JSON.
+    pub fn trace_call(
+        &mut self,
+        args: CallArgs,
+        block: BlockTag,
+        options: String,
+    ) -> Result<Result<String, CallError>, NodeError> {
+        self.query("trace_call", (args, block, options))
+    }
+
     pub fn block(&mut self, block: BlockTag, full: bool) -> Result<Option<BlockView>, NodeError> {
         self.query("get_block", (block, full))
     }

@@ -7,6 +7,7 @@ use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::controls::{AnvilApiServer, EvmApiServer, TxpoolApiServer};
+use crate::debug::DebugApiServer;
 use crate::eth::{
     EthApiServer, EthRpc, IcApiServer, NetApiServer, NodeHandle, PersonalApiServer, Web3ApiServer,
 };
@@ -35,6 +36,7 @@ pub fn rpc_module(node: NodeHandle) -> anyhow::Result<RpcModule<()>> {
     module.merge(EvmApiServer::into_rpc(rpc.clone()))?;
     module.merge(AnvilApiServer::into_rpc(rpc.clone()))?;
     module.merge(TxpoolApiServer::into_rpc(rpc.clone()))?;
+    module.merge(DebugApiServer::into_rpc(rpc.clone()))?;
     module.merge(Web3ApiServer::into_rpc(rpc))?;
     Ok(module)
 }

@@ -177,6 +177,7 @@ alloy_sol_types::sol! {
     function onlyOwner() returns (bool);
     function divide(uint256 a, uint256 b) returns (uint256);
     function keccakLoop(bytes32 seed, uint256 rounds) returns (bytes32);
+    function pay(address to, uint256 amount);
     error TooLarge(uint256 requested, uint256 limit);
     event Stored(address indexed by, uint256 indexed key, uint256 value);
 }

@@ -8,4 +8,5 @@ mod commitments;
 mod controls;
 mod errors;
 mod pool;
+mod trace;
 mod transactions;

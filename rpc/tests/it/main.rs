@@ -8,6 +8,7 @@ mod methods;
 mod node;
 mod rpc;
 mod statetest;
+mod trace;
 mod transport;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};

@@ -1,0 +1,124 @@
+//! Geth tracing (`debug_traceTransaction`, `debug_traceCall`) inside the
+//! canister, with revm-inspectors' tracers.
+//!
+//! A transaction is traced by replaying its block up to it on the state
+//! before the block (the history makes every earlier state readable), then
+//! executing it under the tracer. Nothing is written: these are queries.
+
+use alloy_consensus::Transaction as _;
+use alloy_consensus::TxEnvelope;
+use alloy_eips::eip2718::Decodable2718;
+use alloy_evm::FromRecoveredTx;
+use alloy_primitives::B256;
+use alloy_rpc_types_trace::geth::GethDebugTracingOptions;
+use evm_canister_api::{BlockTag, CallArgs, CallError, QueryError};
+use ic_stable_structures::Memory;
+use revm::DatabaseCommit;
+use revm::context::TxEnv;
+use revm::database::CacheDB;
+
+use crate::chain::Chain;
+use crate::evm::{self, Mode, TraceError};
+
+/// Largest trace a query returns: a canister's reply is at most 3 MiB.
+pub const MAX_TRACE_BYTES: usize = 3 * 1024 * 1024 - 64 * 1024;
+
+impl<M: Memory> Chain<M> {
+    /// The trace of an included transaction as geth's tracer `options`
+    /// (JSON, as `debug_traceTransaction` takes them) produces it, as JSON;
+    /// `None` if there is no such transaction.
+    pub fn trace_transaction(
+        &self,
+        hash: B256,
+        options: &str,
+    ) -> Result<Option<String>, QueryError> {
+        let options = parse_options(options)?;
+        let Some(target) = self.transactions.get(&hash.0) else { return Ok(None) };
+        let number = target.block_number;
+        let header = self.header(number);
+        let context = Self::block_context(&header);
+        // The state before the block, then the block's earlier transactions.
+        let mut db = CacheDB::new(self.state_at(Some(number - 1)));
+        let block = self.blocks.get(&number).expect("an included transaction's block exists");
+        for earlier in block.transactions.iter().take(target.index as usize) {
+            let stored = self.transactions.get(&earlier.0).expect("a block's transactions exist");
+            let env = tx_env(&stored.raw, stored.from)?;
+            // Impersonated senders may have code; valid signed ones never do.
+            let executed =
+                evm::execute(&db, self.chain_id(), self.spec(), &context, env, Mode::Impersonated)
+                    .map_err(|e| replay_failed(*earlier, e))?;
+            db.commit(executed.state);
+        }
+        let env = tx_env(&target.raw, target.from)?;
+        let trace = evm::trace(
+            &db,
+            self.chain_id(),
+            self.spec(),
+            &context,
+            env,
+            Mode::Impersonated,
+            options,
+        )
+        .map_err(|e| match e {
+            TraceError::Tx(e) => replay_failed(hash, e),
+            TraceError::Options(message) => QueryError::InvalidArgument(message),
+        })?;
+        to_json(&trace).map(Some)
+    }
+
+    /// The trace of a message executed at `tag` (`debug_traceCall`).
+    pub fn trace_call(
+        &self,
+        args: &CallArgs,
+        tag: BlockTag,
+        options: &str,
+        now: u64,
+    ) -> Result<String, CallError> {
+        let options = parse_options(options).map_err(CallError::Query)?;
+        let (context, state_block) = self.call_context(tag, now)?;
+        let tx = self.call_tx(args, &context, state_block)?;
+        let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
+        let mode = Mode::Call { check_nonce: args.nonce.is_some(), check_base_fee };
+        let state = self.state_at(state_block);
+        let trace = evm::trace(&state, self.chain_id(), self.spec(), &context, tx, mode, options)
+            .map_err(|e| match e {
+            TraceError::Tx(e) => CallError::Tx(e),
+            TraceError::Options(message) => CallError::Query(QueryError::InvalidArgument(message)),
+        })?;
+        to_json(&trace).map_err(CallError::Query)
+    }
+}
+
+fn parse_options(options: &str) -> Result<GethDebugTracingOptions, QueryError> {
+    if options.trim().is_empty() || options.trim() == "null" {
+        return Ok(GethDebugTracingOptions::default());
+    }
+    serde_json::from_str(options)
+        .map_err(|e| QueryError::InvalidArgument(format!("invalid tracer options: {e}")))
+}
+
+fn tx_env(raw: &[u8], from: alloy_primitives::Address) -> Result<TxEnv, QueryError> {
+    let envelope = TxEnvelope::decode_2718(&mut &raw[..]).map_err(|e| {
+        QueryError::InvalidArgument(format!("a stored transaction does not decode: {e}"))
+    })?;
+    debug_assert!(envelope.gas_limit() > 0);
+    Ok(TxEnv::from_recovered_tx(&envelope, from))
+}
+
+fn replay_failed(hash: B256, error: evm_canister_api::TxError) -> QueryError {
+    // An included transaction replays as it executed; this is a bug.
+    QueryError::InvalidArgument(format!("replaying transaction {hash} failed: {error:?}"))
+}
+
+fn to_json(trace: &impl serde::Serialize) -> Result<String, QueryError> {
+    let json = serde_json::to_string(trace)
+        .map_err(|e| QueryError::InvalidArgument(format!("the trace does not serialise: {e}")))?;
+    if json.len() > MAX_TRACE_BYTES {
+        return Err(QueryError::LimitExceeded(format!(
+            "the trace is {} bytes, more than a canister reply carries ({MAX_TRACE_BYTES}); \
+             trace with {{\"disableStack\": true}}, a \"limit\", or the callTracer",
+            json.len()
+        )));
+    }
+    Ok(json)
+}

@@ -1,0 +1,91 @@
+//! Geth tracing inside the chain: struct logs, callTracer, replay of a block.
+
+use alloy_primitives::{Address, TxKind, U256};
+use alloy_sol_types::SolCall;
+use evm_canister_api::{BlockTag, CallArgs, MiningMode, QueryError};
+use serde_json::Value;
+
+use crate::dev::*;
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+#[test]
+fn a_transaction_is_traced_after_the_blocks_earlier_ones() {
+    let mut dev = Dev::new();
+    let tester = dev.deploy(0, "Tester", &[]);
+    dev.chain.set_mining_mode(MiningMode { automine: false }, dev.now);
+    // Two writes of one slot in one block: the second is cheap only if the
+    // first ran before it.
+    let mut hashes = Vec::new();
+    for (i, value) in [5u64, 6].into_iter().enumerate() {
+        let input = storeCall { key: U256::from(1), value: U256::from(value) }.abi_encode();
+        let tx = alloy_consensus::TxEip1559 {
+            nonce: 1 + i as u64,
+            ..dev.tx(0, TxKind::Call(tester), U256::ZERO, input)
+        };
+        hashes.push(dev.chain.submit(&dev.sign(0, tx), dev.now).unwrap().tx_hash);
+    }
+    let block = dev.chain.mine(dev.now);
+    assert_eq!(block.transactions.len(), 2);
+
+    for (hash, mined) in hashes.iter().zip(&block.transactions) {
+        let trace = json(&dev.chain.trace_transaction(hash.0, "{}").unwrap().unwrap());
+        assert_eq!(trace["gas"], mined.gas_used, "struct-log gas is the receipt's");
+        assert_eq!(trace["failed"], false);
+        let logs = trace["structLogs"].as_array().unwrap();
+        let sstore = logs.iter().find(|step| step["op"] == "SSTORE").unwrap();
+        assert!(sstore["storage"].is_object());
+        assert_eq!(logs[0]["pc"], 0);
+        assert!(logs[0]["stack"].as_array().unwrap().is_empty());
+    }
+    assert!(block.transactions[1].gas_used < block.transactions[0].gas_used);
+
+    // Options are geth's: no stack, a step limit.
+    let options = r#"{"disableStack": true, "limit": 5}"#;
+    let trace = json(&dev.chain.trace_transaction(hashes[0].0, options).unwrap().unwrap());
+    let logs = trace["structLogs"].as_array().unwrap();
+    assert_eq!(logs.len(), 5);
+    assert!(logs[0].get("stack").is_none());
+
+    assert_eq!(dev.chain.trace_transaction(alloy_primitives::B256::ZERO, "{}"), Ok(None));
+    let error = dev.chain.trace_transaction(hashes[0].0, r#"{"tracer": "noSuchTracer"}"#);
+    assert!(matches!(error, Err(QueryError::InvalidArgument(_))), "{error:?}");
+}
+
+#[test]
+fn the_call_tracer_shows_nested_calls_and_reverts() {
+    let mut dev = Dev::new();
+    let tester = dev.deploy(0, "Tester", &[]);
+    let carol = Address::repeat_byte(0xca);
+    dev.send(0, dev.tx(0, TxKind::Call(tester), ether(1), vec![])).unwrap();
+    let input = payCall { to: carol, amount: U256::from(7) }.abi_encode();
+    let sent = dev.send(0, dev.tx(0, TxKind::Call(tester), U256::ZERO, input.clone())).unwrap();
+
+    let options = r#"{"tracer": "callTracer", "tracerConfig": {"withLog": true}}"#;
+    let frame = json(&dev.chain.trace_transaction(sent.tx_hash.0, options).unwrap().unwrap());
+    assert_eq!(frame["type"], "CALL");
+    assert_eq!(frame["from"], format!("{:#x}", dev.address(0)));
+    assert_eq!(frame["to"], format!("{tester:#x}"));
+    let inner = &frame["calls"][0];
+    assert_eq!(inner["type"], "CALL");
+    assert_eq!(inner["to"], format!("{carol:#x}"));
+    assert_eq!(inner["value"], "0x7");
+
+    // debug_traceCall: a message that reverts with a reason.
+    let args = CallArgs {
+        from: Some(dev.address(1).into()),
+        to: Some(tester.into()),
+        input: payCall { to: carol, amount: ether(5) }.abi_encode().into(),
+        ..Default::default()
+    };
+    let frame = json(&dev.chain.trace_call(&args, BlockTag::Latest, options, dev.now).unwrap());
+    assert_eq!(frame["error"], "execution reverted");
+    assert_eq!(frame["revertReason"], "Tester: payment failed");
+    assert!(frame["calls"][0]["error"].is_string(), "{frame}");
+    // The struct logger for a call, and nothing committed.
+    let trace = json(&dev.chain.trace_call(&args, BlockTag::Latest, "", dev.now).unwrap());
+    assert_eq!(trace["failed"], true);
+    assert_eq!(dev.balance(carol), U256::from(7));
+}

@@ -1,0 +1,134 @@
+//! The `debug_` namespace: geth's tracers, executed inside the canister.
+//!
+//! The canister takes the tracer options as JSON and answers with the trace
+//! as JSON (revm-inspectors' geth types, the format geth, reth and anvil
+//! share), so every built-in tracer works: the default struct logger,
+//! `callTracer`, `prestateTracer`, `4byteTracer`, `flatCallTracer`, …
+
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::B256;
+use alloy_rpc_types_eth::TransactionRequest;
+use evm_canister_api::BlockTag;
+use jsonrpsee::core::{RpcResult, async_trait};
+use jsonrpsee::proc_macros::rpc;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::convert;
+use crate::error::{self, invalid_params};
+use crate::eth::EthRpc;
+
+#[rpc(server, namespace = "debug")]
+pub trait DebugApi {
+    /// Handler for: debug_traceTransaction
+    #[method(name = "traceTransaction")]
+    async fn trace_transaction(&self, hash: B256, options: Option<Value>) -> RpcResult<Value>;
+
+    /// Handler for: debug_traceCall
+    #[method(name = "traceCall")]
+    async fn trace_call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        options: Option<Value>,
+    ) -> RpcResult<Value>;
+
+    /// Handler for: debug_traceBlockByNumber
+    #[method(name = "traceBlockByNumber")]
+    async fn trace_block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        options: Option<Value>,
+    ) -> RpcResult<Vec<TxTrace>>;
+
+    /// Handler for: debug_traceBlockByHash
+    #[method(name = "traceBlockByHash")]
+    async fn trace_block_by_hash(
+        &self,
+        hash: B256,
+        options: Option<Value>,
+    ) -> RpcResult<Vec<TxTrace>>;
+}
+
+/// One transaction's trace in a block trace (geth's `txTraceResult`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TxTrace {
+    pub tx_hash: B256,
+    pub result: Value,
+}
+
+/// The options as the canister takes them. `debug_traceCall`'s state and
+/// block overrides are not supported, and say so rather than being ignored.
+fn options_json(options: Option<Value>) -> RpcResult<String> {
+    let options = options.unwrap_or(Value::Null);
+    for unsupported in ["stateOverrides", "blockOverrides"] {
+        if options.get(unsupported).is_some_and(|v| !v.is_null()) {
+            return Err(invalid_params(format!("{unsupported} are not supported in traces")));
+        }
+    }
+    Ok(options.to_string())
+}
+
+fn parse(json: String) -> RpcResult<Value> {
+    serde_json::from_str(&json)
+        .map_err(|e| error::internal(format!("the canister's trace is not JSON: {e}")))
+}
+
+impl EthRpc {
+    async fn trace_tx(&self, hash: B256, options: String) -> RpcResult<Value> {
+        let trace = self.node().run(move |node| node.trace_transaction(hash.into(), options));
+        match trace.await?.map_err(|e| error::query_error(&e))? {
+            Some(json) => parse(json),
+            None => Err(error::server_error(format!("transaction {hash} not found"))),
+        }
+    }
+
+    async fn trace_block(&self, tag: BlockTag, options: Option<Value>) -> RpcResult<Vec<TxTrace>> {
+        let options = options_json(options)?;
+        let block = self.node().run(move |node| node.block(tag, false)).await?;
+        let block = block.ok_or_else(|| error::server_error("block not found"))?;
+        let mut traces = Vec::with_capacity(block.transactions.len());
+        for hash in block.transactions {
+            let result = self.trace_tx(hash.0, options.clone()).await?;
+            traces.push(TxTrace { tx_hash: hash.0, result });
+        }
+        Ok(traces)
+    }
+}
+
+#[async_trait]
+impl DebugApiServer for EthRpc {
+    async fn trace_transaction(&self, hash: B256, options: Option<Value>) -> RpcResult<Value> {
+        self.trace_tx(hash, options_json(options)?).await
+    }
+
+    async fn trace_call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        options: Option<Value>,
+    ) -> RpcResult<Value> {
+        let options = options_json(options)?;
+        let args = convert::call_args(request)?;
+        let tag = convert::block_tag(block);
+        let trace = self.node().run(move |node| node.trace_call(args, tag, options)).await?;
+        parse(trace.map_err(|e| error::call_error(&e))?)
+    }
+
+    async fn trace_block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        options: Option<Value>,
+    ) -> RpcResult<Vec<TxTrace>> {
+        self.trace_block(convert::number_tag(number), options).await
+    }
+
+    async fn trace_block_by_hash(
+        &self,
+        hash: B256,
+        options: Option<Value>,
+    ) -> RpcResult<Vec<TxTrace>> {
+        self.trace_block(BlockTag::Hash(hash.into()), options).await
+    }
+}
