@@ -2,9 +2,10 @@
 
 use crate::Chain;
 use evm_canister_api::{
-    AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView, CallArgs, CallError,
-    CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, MinedBlock,
-    MiningMode, PooledTx, QueryError, ReceiptView, SubmitResult, TransactionView, TxError,
+    AccessListOutcome, AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView,
+    CallArgs, CallError, CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter,
+    LogView, MinedBlock, MiningMode, PooledTx, QueryError, ReceiptView, StateOverride,
+    SubmitResult, TransactionView, TxError,
 };
 use ic_stable_structures::DefaultMemoryImpl;
 use serde_bytes::ByteBuf;
@@ -168,14 +169,35 @@ fn get_proof(
     with_chain(|chain| chain.proof(address.0, &slots, block))
 }
 
+/// Executes a message at `block`, on the state changed by `overrides`,
+/// without committing it (`eth_call`).
 #[ic_cdk::query]
-fn call(args: CallArgs, block: BlockTag) -> Result<CallOutcome, CallError> {
-    with_chain(|chain| chain.call(&args, block, ic_cdk::api::time()))
+fn call(
+    args: CallArgs,
+    block: BlockTag,
+    overrides: Vec<StateOverride>,
+) -> Result<CallOutcome, CallError> {
+    with_chain(|chain| chain.call(&args, block, &overrides, ic_cdk::api::time()))
 }
 
 #[ic_cdk::query]
-fn estimate_gas(args: CallArgs, block: BlockTag) -> Result<Estimate, CallError> {
-    with_chain(|chain| chain.estimate_gas(&args, block, ic_cdk::api::time()))
+fn estimate_gas(
+    args: CallArgs,
+    block: BlockTag,
+    overrides: Vec<StateOverride>,
+) -> Result<Estimate, CallError> {
+    with_chain(|chain| chain.estimate_gas(&args, block, &overrides, ic_cdk::api::time()))
+}
+
+/// The access list a message would use and its gas with it
+/// (`eth_createAccessList`).
+#[ic_cdk::query]
+fn create_access_list(
+    args: CallArgs,
+    block: BlockTag,
+    overrides: Vec<StateOverride>,
+) -> Result<AccessListOutcome, CallError> {
+    with_chain(|chain| chain.create_access_list(&args, block, &overrides, ic_cdk::api::time()))
 }
 
 /// The geth trace of an included transaction (`debug_traceTransaction`):

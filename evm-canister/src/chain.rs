@@ -18,9 +18,10 @@ use alloy_primitives::{Address, B64, B256, Bloom, Bytes, Log, TxKind, U256, kecc
 use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::EMPTY_ROOT_HASH;
 use evm_canister_api::{
-    AccountProof, AccountState, BlockTag, BlockView, CallArgs, CallError, CallOutcome, ChainInfo,
-    Estimate, FeeHistory, InitArgs, LogFilter, LogView, MinedBlock, MinedTx, QueryError,
-    ReceiptView, StorageProof, SubmitResult, TransactionView, TxError, Wei,
+    AccessListOutcome, AccountProof, AccountState, BlockTag, BlockView, CallArgs, CallError,
+    CallOutcome, ChainInfo, Estimate, FeeHistory, InitArgs, LogFilter, LogView, MinedBlock,
+    MinedTx, QueryError, ReceiptView, StateOverride, StorageProof, SubmitResult, TransactionView,
+    TxError, Wei,
 };
 use ic_stable_structures::{BTreeMap, Cell, Memory};
 use revm::context::TxEnv;
@@ -30,12 +31,15 @@ use revm::primitives::hardfork::SpecId;
 
 use crate::evm::{self, BlockContext, Mode};
 use crate::layout::{self, Layout, Vm};
+use crate::overrides::Overlay;
 use crate::records::{
     AccountRecord, DevSettings, MaybeAddress, Meta, PinnedBlock, PoolEntry, SnapshotRecord,
     StoredBlock, StoredReceipt, StoredTx,
 };
 use crate::state::{BlockCommit, BlockHashes, State, StateAt};
 use alloy_evm::FromRecoveredTx;
+use revm::DatabaseRef;
+use std::convert::Infallible;
 
 /// Most logs one `get_logs` returns.
 pub const MAX_LOGS: usize = 10_000;
@@ -541,10 +545,57 @@ impl<M: Memory> Chain<M> {
     }
 
     /// Executes a message without committing it (`eth_call`).
-    pub fn call(&self, args: &CallArgs, tag: BlockTag, now: u64) -> Result<CallOutcome, CallError> {
+    /// Executes a message without committing it (`eth_call`), on the state
+    /// at `tag` changed by `overrides`.
+    pub fn call(
+        &self,
+        args: &CallArgs,
+        tag: BlockTag,
+        overrides: &[StateOverride],
+        now: u64,
+    ) -> Result<CallOutcome, CallError> {
         let (context, state_block) = self.call_context(tag, now)?;
-        let tx = self.call_tx(args, &context, state_block)?;
-        self.run_call(tx, &context, state_block, args.nonce.is_some()).map_err(CallError::Tx)
+        let state = self.state_at(state_block);
+        let db = Overlay::new(&state, overrides).map_err(CallError::Query)?;
+        let tx = self.call_tx(args, &context, &db)?;
+        self.run_call(tx, &context, &db, args.nonce.is_some()).map_err(CallError::Tx)
+    }
+
+    /// The access list a message would use, and its gas with that list
+    /// (`eth_createAccessList`).
+    pub fn create_access_list(
+        &self,
+        args: &CallArgs,
+        tag: BlockTag,
+        overrides: &[StateOverride],
+        now: u64,
+    ) -> Result<AccessListOutcome, CallError> {
+        let (context, state_block) = self.call_context(tag, now)?;
+        let state = self.state_at(state_block);
+        let db = Overlay::new(&state, overrides).map_err(CallError::Query)?;
+        let tx = self.call_tx(args, &context, &db)?;
+        let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
+        let mode = Mode::Call { check_nonce: args.nonce.is_some(), check_base_fee };
+        let (list, result) =
+            evm::access_list(&db, self.chain_id(), self.spec(), &context, tx, mode)
+                .map_err(CallError::Tx)?;
+        let error = match &result {
+            ExecutionResult::Success { .. } => None,
+            ExecutionResult::Revert { .. } => Some("execution reverted".to_owned()),
+            ExecutionResult::Halt { reason, .. } => Some(format!("{reason:?}")),
+        };
+        Ok(AccessListOutcome {
+            access_list: list
+                .0
+                .into_iter()
+                .map(|item| evm_canister_api::AccessListItem {
+                    address: item.address.into(),
+                    storage_keys: item.storage_keys.into_iter().map(Into::into).collect(),
+                })
+                .collect(),
+            gas_used: result.tx_gas_used(),
+            error,
+        })
     }
 
     /// The lowest gas limit at which a message succeeds (`eth_estimateGas`).
@@ -552,14 +603,17 @@ impl<M: Memory> Chain<M> {
         &self,
         args: &CallArgs,
         tag: BlockTag,
+        overrides: &[StateOverride],
         now: u64,
     ) -> Result<Estimate, CallError> {
         let (context, state_block) = self.call_context(tag, now)?;
-        let tx = self.call_tx(args, &context, state_block)?;
+        let state = self.state_at(state_block);
+        let db = Overlay::new(&state, overrides).map_err(CallError::Query)?;
+        let tx = self.call_tx(args, &context, &db)?;
         let check_nonce = args.nonce.is_some();
         let run = |gas_limit: u64| {
             let tx = TxEnv { gas_limit, ..tx.clone() };
-            self.run_call(tx, &context, state_block, check_nonce)
+            self.run_call(tx, &context, &db, check_nonce)
         };
         let cap = tx.gas_limit;
         let outcome = run(cap).map_err(CallError::Tx)?;
@@ -615,8 +669,12 @@ impl<M: Memory> Chain<M> {
         &self,
         args: &CallArgs,
         context: &BlockContext,
-        state_block: Option<u64>,
+        db: &impl DatabaseRef<Error = Infallible>,
     ) -> Result<TxEnv, CallError> {
+        let account = |address: Address| match db.basic_ref(address) {
+            Ok(info) => info.unwrap_or_default(),
+            Err(never) => match never {},
+        };
         let invalid = |msg: String| CallError::Query(QueryError::InvalidArgument(msg));
         let to_u128 = |wei: &Wei, what: &str| -> Result<u128, CallError> {
             u128::try_from(wei.0).map_err(|_| invalid(format!("{what} does not fit in 128 bits")))
@@ -655,7 +713,7 @@ impl<M: Memory> Chain<M> {
             None if gas_price == 0 => context.gas_limit,
             None => {
                 // Without an explicit limit, use what the sender can pay for.
-                let balance = self.state.account(&caller, state_block).unwrap_or_default().balance;
+                let balance = account(caller).balance;
                 if balance < value {
                     return Err(CallError::Tx(TxError::InsufficientFunds {
                         address: caller.into(),
@@ -675,9 +733,7 @@ impl<M: Memory> Chain<M> {
             kind: args.to.map_or(TxKind::Create, |to| TxKind::Call(to.into())),
             value,
             data: Bytes::copy_from_slice(&args.input),
-            nonce: args.nonce.unwrap_or_else(|| {
-                self.state.account(&caller, state_block).unwrap_or_default().nonce
-            }),
+            nonce: args.nonce.unwrap_or_else(|| account(caller).nonce),
             chain_id: Some(self.chain_id()),
             access_list: args
                 .access_list
@@ -700,19 +756,12 @@ impl<M: Memory> Chain<M> {
         &self,
         tx: TxEnv,
         context: &BlockContext,
-        state_block: Option<u64>,
+        db: &impl DatabaseRef<Error = Infallible>,
         check_nonce: bool,
     ) -> Result<CallOutcome, TxError> {
         let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
         let mode = Mode::Call { check_nonce, check_base_fee };
-        let executed = evm::execute(
-            self.state_at(state_block),
-            self.chain_id(),
-            self.spec(),
-            context,
-            tx,
-            mode,
-        )?;
+        let executed = evm::execute(db, self.chain_id(), self.spec(), context, tx, mode)?;
         Ok(outcome(executed.result))
     }
 

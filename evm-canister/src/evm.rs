@@ -5,6 +5,7 @@
 //! (nonce, balance, fee caps, intrinsic gas, gas limits, chain id) and
 //! [`tx_error`] translates its verdicts into the canister's [`TxError`].
 
+use alloy_eips::eip2930::AccessList;
 use alloy_eips::eip7840::BlobParams;
 use alloy_primitives::{Address, B256, U256};
 use alloy_rpc_types_trace::geth::{GethDebugTracingOptions, GethTrace};
@@ -16,6 +17,7 @@ use revm::database_interface::WrapDatabaseRef;
 use revm::primitives::hardfork::SpecId;
 use revm::state::EvmState;
 use revm::{DatabaseRef, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
+use revm_inspectors::access_list::AccessListInspector;
 use revm_inspectors::tracing::DebugInspector;
 use std::convert::Infallible;
 
@@ -133,6 +135,35 @@ pub fn trace<DB: DatabaseRef<Error = Infallible> + Clone>(
     evm.inspector
         .get_result(None, &tx, &block_env, &result, &mut WrapDatabaseRef(db))
         .map_err(|e| TraceError::Options(e.to_string()))
+}
+
+/// The access list `tx` uses (apart from its sender, recipient and the
+/// precompiles, as geth reports it) and how it executes with that list.
+pub fn access_list<DB: DatabaseRef<Error = Infallible>>(
+    db: DB,
+    chain_id: u64,
+    spec: SpecId,
+    block: &BlockContext,
+    mut tx: TxEnv,
+    mode: Mode,
+) -> Result<(AccessList, ExecutionResult), TxError> {
+    let cfg = cfg_env(chain_id, spec, mode);
+    let block_env = block.env(cfg.blob_base_fee_update_fraction());
+    let inspector = AccessListInspector::new(tx.access_list.clone());
+    let mut evm = Context::mainnet()
+        .with_db(WrapDatabaseRef(&db))
+        .with_cfg(cfg)
+        .with_block(block_env)
+        .build_mainnet_with_inspector(inspector);
+    let facts = TxFacts::new(&tx, chain_id, block);
+    evm.inspect_tx(tx.clone()).map_err(|err| evm_error(err, &facts))?;
+    let list = evm.inspector.into_access_list();
+    tx.access_list = list.clone();
+    if tx.tx_type == 0 && !list.is_empty() {
+        tx.tx_type = 1; // a legacy transaction cannot carry an access list
+    }
+    let executed = execute(&db, chain_id, spec, block, tx, mode)?;
+    Ok((list, executed.result))
 }
 
 /// Why a trace could not be produced.

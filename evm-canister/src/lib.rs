@@ -29,6 +29,7 @@ pub mod chain;
 mod dev;
 pub mod evm;
 pub mod layout;
+mod overrides;
 mod pool;
 pub mod records;
 pub mod sparse;

@@ -76,10 +76,10 @@ impl<M: Memory> Chain<M> {
     ) -> Result<String, CallError> {
         let options = parse_options(options).map_err(CallError::Query)?;
         let (context, state_block) = self.call_context(tag, now)?;
-        let tx = self.call_tx(args, &context, state_block)?;
+        let state = self.state_at(state_block);
+        let tx = self.call_tx(args, &context, &state)?;
         let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
         let mode = Mode::Call { check_nonce: args.nonce.is_some(), check_base_fee };
-        let state = self.state_at(state_block);
         let trace = evm::trace(&state, self.chain_id(), self.spec(), &context, tx, mode, options)
             .map_err(|e| match e {
             TraceError::Tx(e) => CallError::Tx(e),

@@ -100,7 +100,12 @@ impl Engine for Wasm {
         (candid::decode_one(execution.reply().unwrap()).unwrap(), execution.instructions)
     }
     fn call(&mut self, args: &CallArgs, time: u64) -> (CallOutcome, u64) {
-        let arg = candid::encode_args((args, BlockTag::Latest)).unwrap();
+        let arg = candid::encode_args((
+            args,
+            BlockTag::Latest,
+            Vec::<evm_canister_api::StateOverride>::new(),
+        ))
+        .unwrap();
         let execution = self.0.query("call", &arg, &MessageEnv { caller: vec![4], time }).unwrap();
         let outcome: Result<CallOutcome, evm_canister_api::CallError> =
             candid::decode_one(execution.reply().unwrap()).unwrap();
@@ -124,7 +129,7 @@ impl Engine for Native {
         (self.0.submit(raw, time), 0)
     }
     fn call(&mut self, args: &CallArgs, time: u64) -> (CallOutcome, u64) {
-        (self.0.call(args, BlockTag::Latest, time).unwrap(), 0)
+        (self.0.call(args, BlockTag::Latest, &[], time).unwrap(), 0)
     }
     fn head_hash(&mut self) -> B256 {
         self.0.info().latest_hash.0

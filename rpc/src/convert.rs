@@ -15,8 +15,8 @@ use alloy_rpc_types_eth::{
     TransactionRequest,
 };
 use evm_canister_api::{
-    AccessListItem, BlockTag, BlockView, CallArgs, LogFilter, LogView, PooledTx, ReceiptView,
-    TransactionView,
+    AccessListItem, BlockTag, BlockView, CallArgs, Hash, LogFilter, LogView, PooledTx, ReceiptView,
+    StateOverride, TransactionView, Wei,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 
@@ -125,6 +125,45 @@ pub fn transaction(view: TransactionView) -> Result<Transaction, ErrorObjectOwne
         effective_gas_price: Some(view.effective_gas_price.0.to()),
         block_timestamp: None,
     })
+}
+
+/// State overrides of `eth_call` & co as the canister takes them.
+pub fn state_overrides(
+    overrides: Option<alloy_rpc_types_eth::state::StateOverride>,
+) -> Result<Vec<StateOverride>, ErrorObjectOwned> {
+    let slots = |map: alloy_primitives::map::B256Map<B256>| {
+        map.into_iter().map(|(slot, value)| (Hash(slot), Hash(value))).collect::<Vec<_>>()
+    };
+    overrides
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(address, account)| {
+            if account.move_precompile_to.is_some() {
+                return Err(invalid_params("movePrecompileToAddress is not supported"));
+            }
+            Ok(StateOverride {
+                address: address.into(),
+                balance: account.balance.map(Wei),
+                nonce: account.nonce,
+                code: account.code.map(|code| code.to_vec().into()),
+                state: account.state.map(slots),
+                state_diff: account.state_diff.map(slots).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// An access list from the canister's items.
+pub fn access_list(items: Vec<AccessListItem>) -> alloy_eips::eip2930::AccessList {
+    alloy_eips::eip2930::AccessList(
+        items
+            .into_iter()
+            .map(|item| alloy_eips::eip2930::AccessListItem {
+                address: item.address.0,
+                storage_keys: item.storage_keys.into_iter().map(|key| key.0).collect(),
+            })
+            .collect(),
+    )
 }
 
 /// A transaction waiting in the pool: no block yet.

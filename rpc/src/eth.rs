@@ -8,9 +8,10 @@ use alloy_consensus::{SignableTransaction, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U128, U256, keccak256};
+use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
-    Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, FilterBlockOption,
-    Index, Log, Transaction, TransactionReceipt, TransactionRequest,
+    AccessListResult, Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter,
+    FilterBlockOption, Index, Log, Transaction, TransactionReceipt, TransactionRequest,
 };
 use alloy_serde::{JsonStorageKey, WithOtherFields};
 use alloy_signer::SignerSync;
@@ -271,8 +272,17 @@ pub trait EthApi {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
-        state_overrides: Option<serde_json::Value>,
+        state_overrides: Option<StateOverride>,
     ) -> RpcResult<Bytes>;
+
+    /// Handler for: eth_createAccessList
+    #[method(name = "createAccessList")]
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+    ) -> RpcResult<AccessListResult>;
 
     /// Handler for: eth_estimateGas
     #[method(name = "estimateGas")]
@@ -280,7 +290,7 @@ pub trait EthApi {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
-        state_overrides: Option<serde_json::Value>,
+        state_overrides: Option<StateOverride>,
     ) -> RpcResult<U64>;
 
     /// Handler for: eth_sendRawTransaction
@@ -518,9 +528,15 @@ impl EthRpc {
     }
 
     /// Gas for `args` at `tag`, or the error `eth_estimateGas` gives.
-    async fn estimate(&self, args: CallArgs, tag: BlockTag) -> RpcResult<u64> {
+    async fn estimate(
+        &self,
+        args: CallArgs,
+        tag: BlockTag,
+        overrides: Vec<evm_canister_api::StateOverride>,
+    ) -> RpcResult<u64> {
         let cap = args.gas;
-        let estimate = self.node.run(move |node| node.estimate_gas(args, tag)).await?;
+        let estimate =
+            self.node.run(move |node| node.estimate_gas_with(args, tag, overrides)).await?;
         match estimate.map_err(|e| error::call_error(&e))? {
             Estimate::Gas(gas) => Ok(gas),
             Estimate::Failure(CallOutcome::Halt { reason, gas_used })
@@ -586,13 +602,6 @@ fn receipt_with_cost(view: ReceiptView, cost: Option<TxCost>) -> RpcResult<Recei
 /// `filter` restricted to blocks `from..=to`.
 fn within(filter: &Filter, from: u64, to: u64) -> Filter {
     filter.clone().from_block(from).to_block(to)
-}
-
-fn no_overrides(overrides: &Option<serde_json::Value>) -> RpcResult<()> {
-    match overrides {
-        None | Some(serde_json::Value::Null) => Ok(()),
-        Some(_) => Err(invalid_params("state overrides are not supported")),
-    }
 }
 
 #[async_trait]
@@ -716,12 +725,12 @@ impl EthApiServer for EthRpc {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
-        state_overrides: Option<serde_json::Value>,
+        state_overrides: Option<StateOverride>,
     ) -> RpcResult<Bytes> {
-        no_overrides(&state_overrides)?;
+        let overrides = convert::state_overrides(state_overrides)?;
         let args = convert::call_args(request)?;
         let tag = convert::block_tag(block);
-        let outcome = self.node.run(move |node| node.call(args, tag)).await?;
+        let outcome = self.node.run(move |node| node.call_with(args, tag, overrides)).await?;
         match outcome.map_err(|e| error::call_error(&e))? {
             CallOutcome::Success { output, .. } => Ok(output.into_vec().into()),
             failed => Err(error::failed_call(&failed)),
@@ -732,14 +741,34 @@ impl EthApiServer for EthRpc {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
-        state_overrides: Option<serde_json::Value>,
+        state_overrides: Option<StateOverride>,
     ) -> RpcResult<U64> {
-        no_overrides(&state_overrides)?;
+        let overrides = convert::state_overrides(state_overrides)?;
         let args = convert::call_args(request)?;
         // Without a block, estimate against the block being built (as geth
         // and anvil do).
         let tag = block.map_or(BlockTag::Pending, |b| convert::block_tag(Some(b)));
-        Ok(U64::from(self.estimate(args, tag).await?))
+        Ok(U64::from(self.estimate(args, tag, overrides).await?))
+    }
+
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+    ) -> RpcResult<AccessListResult> {
+        let overrides = convert::state_overrides(state_overrides)?;
+        let args = convert::call_args(request)?;
+        // Without a block, for the block being built (as geth).
+        let tag = block.map_or(BlockTag::Pending, |b| convert::block_tag(Some(b)));
+        let outcome =
+            self.node.run(move |node| node.create_access_list(args, tag, overrides)).await?;
+        let outcome = outcome.map_err(|e| error::call_error(&e))?;
+        Ok(AccessListResult {
+            access_list: convert::access_list(outcome.access_list),
+            gas_used: U256::from(outcome.gas_used),
+            error: outcome.error,
+        })
     }
 
     async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
@@ -1027,7 +1056,7 @@ impl EthApiServer for EthRpc {
         }
         if request.gas.is_none() {
             let args = convert::call_args(request.clone())?;
-            request.gas = Some(self.estimate(args, BlockTag::Pending).await?);
+            request.gas = Some(self.estimate(args, BlockTag::Pending, Vec::new()).await?);
         }
         request.to.get_or_insert(TxKind::Create);
         let tx = request.build_typed_tx().map_err(|request| {

@@ -23,9 +23,10 @@ use canister_host::{
     Canister, CanisterSettings, Compiler, Execution, Host, HostConfig, MessageEnv, UpgradeError,
 };
 use evm_canister_api::{
-    AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView, CallArgs, CallError,
-    CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter, LogView, MinedBlock,
-    MiningMode, PooledTx, QueryError, ReceiptView, SubmitResult, TransactionView, TxError,
+    AccessListOutcome, AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView,
+    CallArgs, CallError, CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter,
+    LogView, MinedBlock, MiningMode, PooledTx, QueryError, ReceiptView, StateOverride,
+    SubmitResult, TransactionView, TxError,
 };
 use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
@@ -695,7 +696,27 @@ impl Node {
         args: CallArgs,
         block: BlockTag,
     ) -> Result<Result<CallOutcome, CallError>, NodeError> {
-        self.query("call", (args, block))
+        self.call_with(args, block, Vec::new())
+    }
+
+    /// `call` on the state changed by `overrides`.
+    pub fn call_with(
+        &mut self,
+        args: CallArgs,
+        block: BlockTag,
+        overrides: Vec<StateOverride>,
+    ) -> Result<Result<CallOutcome, CallError>, NodeError> {
+        self.query("call", (args, block, overrides))
+    }
+
+    /// The access list a message would use (`eth_createAccessList`).
+    pub fn create_access_list(
+        &mut self,
+        args: CallArgs,
+        block: BlockTag,
+        overrides: Vec<StateOverride>,
+    ) -> Result<Result<AccessListOutcome, CallError>, NodeError> {
+        self.query("create_access_list", (args, block, overrides))
     }
 
     pub fn estimate_gas(
@@ -703,7 +724,17 @@ impl Node {
         args: CallArgs,
         block: BlockTag,
     ) -> Result<Result<Estimate, CallError>, NodeError> {
-        self.query("estimate_gas", (args, block))
+        self.estimate_gas_with(args, block, Vec::new())
+    }
+
+    /// `estimate_gas` on the state changed by `overrides`.
+    pub fn estimate_gas_with(
+        &mut self,
+        args: CallArgs,
+        block: BlockTag,
+        overrides: Vec<StateOverride>,
+    ) -> Result<Result<Estimate, CallError>, NodeError> {
+        self.query("estimate_gas", (args, block, overrides))
     }
 
     /// The geth trace of an included transaction, as JSON (`None` if there

@@ -140,7 +140,7 @@ fn clean_replay(
                 input: balanceOfCall { owner: *a }.abi_encode().into(),
                 ..Default::default()
             };
-            match chain.call(&args, BlockTag::Latest, 0).unwrap() {
+            match chain.call(&args, BlockTag::Latest, &[], 0).unwrap() {
                 CallOutcome::Success { output, .. } => U256::from_be_slice(&output),
                 other => panic!("{other:?}"),
             }

@@ -314,7 +314,32 @@ pub struct CallArgs {
     pub authorization_list: Vec<ByteBuf>,
 }
 
-/// What executing a message did.
+/// A change to the state a message executes on (`eth_call` state
+/// overrides); nothing is written.
+#[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct StateOverride {
+    pub address: Address,
+    pub balance: Option<Wei>,
+    pub nonce: Option<u64>,
+    pub code: Option<ByteBuf>,
+    /// Replaces the whole storage: slots not listed read as zero.
+    pub state: Option<Vec<(Hash, Hash)>>,
+    /// Changes these slots, keeping the others.
+    pub state_diff: Vec<(Hash, Hash)>,
+}
+
+/// Result of `create_access_list`.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct AccessListOutcome {
+    /// What the message touches, apart from its sender, recipient and the
+    /// precompiles (as geth reports it).
+    pub access_list: Vec<AccessListItem>,
+    /// Gas the message uses with that access list.
+    pub gas_used: u64,
+    /// Why the message failed with it, if it did (`execution reverted`, …).
+    pub error: Option<String>,
+}
+
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
 pub enum CallOutcome {
     Success {

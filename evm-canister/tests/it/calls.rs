@@ -1,13 +1,16 @@
 //! `call` and `estimate_gas`: execution without a transaction.
 
+use alloy_primitives::B256;
 use alloy_primitives::{Address, TxKind, U256};
 use alloy_sol_types::{SolCall, SolError};
-use evm_canister_api::{BlockTag, CallArgs, CallError, CallOutcome, Estimate, QueryError, TxError};
+use evm_canister_api::{
+    BlockTag, CallArgs, CallError, CallOutcome, Estimate, Hash, QueryError, StateOverride, TxError,
+};
 
 use crate::dev::*;
 
 fn call(dev: &Dev, args: CallArgs) -> CallOutcome {
-    dev.chain.call(&args, BlockTag::Latest, dev.now).unwrap()
+    dev.chain.call(&args, BlockTag::Latest, &[], dev.now).unwrap()
 }
 
 #[test]
@@ -61,7 +64,10 @@ fn a_plain_transfer_estimates_exactly_21000() {
         value: Some(ether(1).into()),
         ..Default::default()
     };
-    assert_eq!(dev.chain.estimate_gas(&args, BlockTag::Latest, dev.now), Ok(Estimate::Gas(21_000)));
+    assert_eq!(
+        dev.chain.estimate_gas(&args, BlockTag::Latest, &[], dev.now),
+        Ok(Estimate::Gas(21_000))
+    );
 }
 
 #[test]
@@ -75,7 +81,8 @@ fn an_estimate_is_the_least_gas_that_succeeds() {
         input: input.clone().into(),
         ..Default::default()
     };
-    let Ok(Estimate::Gas(gas)) = dev.chain.estimate_gas(&args, BlockTag::Latest, dev.now) else {
+    let Ok(Estimate::Gas(gas)) = dev.chain.estimate_gas(&args, BlockTag::Latest, &[], dev.now)
+    else {
         panic!()
     };
     assert!(gas > 21_000);
@@ -95,7 +102,7 @@ fn estimating_a_revert_reports_it() {
     let input = divideCall { a: U256::from(1), b: U256::ZERO }.abi_encode();
     let args = CallArgs { to: Some(tester.into()), input: input.into(), ..Default::default() };
     let Ok(Estimate::Failure(CallOutcome::Revert { output, .. })) =
-        dev.chain.estimate_gas(&args, BlockTag::Latest, dev.now)
+        dev.chain.estimate_gas(&args, BlockTag::Latest, &[], dev.now)
     else {
         panic!()
     };
@@ -116,14 +123,14 @@ fn a_call_at_an_earlier_block_sees_that_state() {
         input: valuesCall { key: U256::from(1) }.abi_encode().into(),
         ..Default::default()
     };
-    let value_at = |tag| match dev.chain.call(&read, tag, dev.now).unwrap() {
+    let value_at = |tag| match dev.chain.call(&read, tag, &[], dev.now).unwrap() {
         CallOutcome::Success { output, .. } => U256::from_be_slice(&output),
         other => panic!("{other:?}"),
     };
     assert_eq!(value_at(BlockTag::Latest), U256::from(7));
     assert_eq!(value_at(BlockTag::Number(before)), U256::ZERO);
     assert_eq!(
-        dev.chain.call(&read, BlockTag::Number(99), dev.now),
+        dev.chain.call(&read, BlockTag::Number(99), &[], dev.now),
         Err(CallError::Query(QueryError::BlockNotFound))
     );
 }
@@ -137,7 +144,7 @@ fn a_call_checks_funds_for_its_value() {
         value: Some(ether(1).into()),
         ..Default::default()
     };
-    let error = dev.chain.call(&args, BlockTag::Latest, dev.now).unwrap_err();
+    let error = dev.chain.call(&args, BlockTag::Latest, &[], dev.now).unwrap_err();
     assert!(matches!(error, CallError::Tx(TxError::InsufficientFunds { .. })), "{error:?}");
 }
 
@@ -157,4 +164,143 @@ fn a_keccak_loop_runs_in_a_call() {
     }
     assert_eq!(&output[..], expected.as_slice());
     assert!(gas_used > 1000 * 36);
+}
+
+#[test]
+fn state_overrides_change_what_a_call_sees_and_nothing_else() {
+    let mut dev = Dev::new();
+    let tester = dev.deploy(0, "Tester", &[]);
+    let read = |key: u64| CallArgs {
+        to: Some(tester.into()),
+        input: valuesCall { key: U256::from(key) }.abi_encode().into(),
+        ..Default::default()
+    };
+    let value = |dev: &Dev, key: u64, overrides: &[StateOverride]| match dev
+        .chain
+        .call(&read(key), BlockTag::Latest, overrides, dev.now)
+        .unwrap()
+    {
+        CallOutcome::Success { output, .. } => U256::from_be_slice(&output),
+        other => panic!("{other:?}"),
+    };
+    // `values` is the first state variable: slot keccak(key ‖ 0) of the mapping.
+    let slot = |key: u64| {
+        let mut preimage = [0u8; 64];
+        preimage[..32].copy_from_slice(&U256::from(key).to_be_bytes::<32>());
+        Hash(alloy_primitives::keccak256(preimage))
+    };
+    let store = storeCall { key: U256::from(2), value: U256::from(20) }.abi_encode();
+    dev.send(0, dev.tx(0, TxKind::Call(tester), U256::ZERO, store)).unwrap();
+    assert_eq!(value(&dev, 2, &[]), U256::from(20));
+
+    let diff = StateOverride {
+        address: tester.into(),
+        state_diff: vec![(slot(1), Hash(B256::with_last_byte(11)))],
+        ..Default::default()
+    };
+    assert_eq!(value(&dev, 1, std::slice::from_ref(&diff)), U256::from(11));
+    assert_eq!(value(&dev, 2, &[diff]), U256::from(20), "stateDiff keeps other slots");
+    let replaced = StateOverride {
+        address: tester.into(),
+        state: Some(vec![(slot(1), Hash(B256::with_last_byte(11)))]),
+        ..Default::default()
+    };
+    assert_eq!(value(&dev, 2, &[replaced]), U256::ZERO, "state replaces all storage");
+    assert_eq!(value(&dev, 2, &[]), U256::from(20), "nothing was written");
+
+    // A poor sender made rich, and code put at an empty address.
+    let poor = Address::repeat_byte(0x77);
+    let pay = CallArgs {
+        from: Some(poor.into()),
+        to: Some(Address::repeat_byte(0x42).into()),
+        value: Some(ether(5).into()),
+        ..Default::default()
+    };
+    assert!(dev.chain.call(&pay, BlockTag::Latest, &[], dev.now).is_err());
+    let rich = StateOverride {
+        address: poor.into(),
+        balance: Some(ether(6).into()),
+        ..Default::default()
+    };
+    let outcome =
+        dev.chain.call(&pay, BlockTag::Latest, std::slice::from_ref(&rich), dev.now).unwrap();
+    assert!(matches!(outcome, CallOutcome::Success { .. }), "{outcome:?}");
+    let estimate = dev.chain.estimate_gas(&pay, BlockTag::Latest, &[rich], dev.now);
+    assert_eq!(estimate, Ok(Estimate::Gas(21_000)));
+    let code = StateOverride {
+        address: poor.into(),
+        // PUSH1 42 PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN
+        code: Some(vec![0x60, 0x2a, 0x60, 0, 0x52, 0x60, 0x20, 0x60, 0, 0xf3].into()),
+        ..Default::default()
+    };
+    let args = CallArgs { to: Some(poor.into()), ..Default::default() };
+    let CallOutcome::Success { output, .. } =
+        dev.chain.call(&args, BlockTag::Latest, &[code], dev.now).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(U256::from_be_slice(&output), U256::from(42));
+
+    let both = StateOverride {
+        state: Some(vec![]),
+        state_diff: vec![(slot(1), slot(1))],
+        ..rich_of(poor)
+    };
+    let error = dev.chain.call(&args, BlockTag::Latest, &[both], dev.now).unwrap_err();
+    assert!(matches!(error, CallError::Query(QueryError::InvalidArgument(_))), "{error:?}");
+}
+
+fn rich_of(address: Address) -> StateOverride {
+    StateOverride { address: address.into(), ..Default::default() }
+}
+
+#[test]
+fn an_access_list_lists_what_a_message_touches() {
+    let mut dev = Dev::new();
+    let tester = dev.deploy(0, "Tester", &[]);
+    let args = CallArgs {
+        from: Some(dev.address(0).into()),
+        to: Some(tester.into()),
+        input: storeCall { key: U256::from(1), value: U256::from(2) }.abi_encode().into(),
+        ..Default::default()
+    };
+    let outcome = dev.chain.create_access_list(&args, BlockTag::Latest, &[], dev.now).unwrap();
+    // The recipient is listed with the slots it reads and writes (as reth
+    // does); the sender is not.
+    let listed: Vec<Address> = outcome.access_list.iter().map(|item| item.address.0).collect();
+    assert_eq!(listed, vec![tester]);
+    let mut preimage = [0u8; 64];
+    preimage[..32].copy_from_slice(&U256::from(1).to_be_bytes::<32>());
+    let slot = Hash(alloy_primitives::keccak256(preimage));
+    assert!(outcome.access_list[0].storage_keys.contains(&slot));
+    assert_eq!(outcome.error, None);
+    // Its gas is that of the message carrying the list: the listed
+    // address and keys are paid for up front (EIP-2930), as geth reports.
+    let with_list =
+        CallArgs { access_list: outcome.access_list.clone(), gas: Some(1_000_000), ..args.clone() };
+    let CallOutcome::Success { gas_used, .. } =
+        dev.chain.call(&with_list, BlockTag::Latest, &[], dev.now).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(outcome.gas_used, gas_used);
+
+    // Paying a third account touches it: it is listed.
+    let carol = Address::repeat_byte(0xca);
+    dev.send(0, dev.tx(0, TxKind::Call(tester), ether(1), vec![])).unwrap();
+    let pay = CallArgs {
+        input: payCall { to: carol, amount: U256::from(1) }.abi_encode().into(),
+        ..args.clone()
+    };
+    let outcome = dev.chain.create_access_list(&pay, BlockTag::Latest, &[], dev.now).unwrap();
+    let listed: Vec<Address> = outcome.access_list.iter().map(|item| item.address.0).collect();
+    assert!(listed.contains(&carol), "{listed:?}");
+
+    // A failing message reports why.
+    let fail = CallArgs {
+        input: checkLimitCall { amount: U256::from(5), limit: U256::from(2) }.abi_encode().into(),
+        ..args
+    };
+    let outcome = dev.chain.create_access_list(&fail, BlockTag::Latest, &[], dev.now).unwrap();
+    assert_eq!(outcome.error.as_deref(), Some("execution reverted"));
 }

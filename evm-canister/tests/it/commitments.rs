@@ -138,7 +138,7 @@ const ENVIRONMENT: [u8; 27] = [
 fn environment(dev: &Dev) -> Vec<U256> {
     let args = CallArgs { input: ENVIRONMENT.to_vec().into(), ..Default::default() };
     let CallOutcome::Success { output, .. } =
-        dev.chain.call(&args, BlockTag::Pending, dev.now).unwrap()
+        dev.chain.call(&args, BlockTag::Pending, &[], dev.now).unwrap()
     else {
         panic!("the environment probe failed")
     };

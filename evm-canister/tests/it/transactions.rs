@@ -116,6 +116,7 @@ fn an_erc20_transfer_emits_a_log_found_by_filters() {
                 ..Default::default()
             },
             BlockTag::Latest,
+            &[],
             dev.now,
         );
         match out.unwrap() {

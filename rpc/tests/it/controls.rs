@@ -212,3 +212,44 @@ fn dev_controls_are_for_the_controller_only() {
     }
     assert_eq!(Node::chain_info(&mut node).unwrap().latest_block, 0);
 }
+
+#[tokio::test]
+async fn eth_call_takes_state_overrides_and_create_access_list_answers() {
+    let (module, signers) = module();
+    let alice = signers[0].address();
+    // PUSH1 0 SLOAD PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN: returns slot 0.
+    let code = "0x60005460005260206000f3";
+    let overrides = json!({ CAROL.to_string(): { "code": code, "stateDiff": {
+        "0x0000000000000000000000000000000000000000000000000000000000000000":
+        "0x000000000000000000000000000000000000000000000000000000000000002a"
+    } } });
+    let call = json!({ "to": CAROL });
+    let output: Bytes =
+        module.call("eth_call", rpc_params![call.clone(), "latest", overrides]).await.unwrap();
+    assert_eq!(U256::from_be_slice(&output), U256::from(42));
+    let plain: Bytes = module.call("eth_call", rpc_params![call.clone(), "latest"]).await.unwrap();
+    assert!(plain.is_empty(), "nothing was written");
+
+    let rich = json!({ CAROL.to_string(): { "balance": "0xde0b6b3a7640000" } });
+    let pay = json!({ "from": CAROL, "to": alice, "value": "0x1" });
+    let gas: U64 = module.call("eth_estimateGas", rpc_params![pay, "latest", rich]).await.unwrap();
+    assert_eq!(gas.to::<u64>(), 21_000);
+    let unsupported = json!({ CAROL.to_string(): { "movePrecompileToAddress": alice } });
+    let error = module
+        .call::<_, Bytes>("eth_call", rpc_params![call.clone(), "latest", unsupported])
+        .await
+        .unwrap_err();
+    assert_eq!(rpc_error(error).0, -32602);
+
+    let overrides = json!({ CAROL.to_string(): { "code": code } });
+    let request = json!({ "from": alice, "to": CAROL });
+    let list: alloy_rpc_types_eth::AccessListResult = module
+        .call("eth_createAccessList", rpc_params![request, "latest", overrides])
+        .await
+        .unwrap();
+    assert_eq!(list.access_list.0.len(), 1);
+    assert_eq!(list.access_list.0[0].address, CAROL);
+    assert_eq!(list.access_list.0[0].storage_keys, vec![B256::ZERO]);
+    assert!(list.gas_used > U256::from(21_000));
+    assert_eq!(list.error, None);
+}
