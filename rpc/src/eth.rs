@@ -1055,7 +1055,9 @@ impl EthApiServer for EthRpc {
             request.max_fee_per_gas = Some(info.next_base_fee.0.to::<u128>() * 2 + priority);
         }
         if request.gas.is_none() {
-            let args = convert::call_args(request.clone())?;
+            // The pending state does not include the pool, so a nonce
+            // after pooled transactions would not be the state's next one.
+            let args = CallArgs { nonce: None, ..convert::call_args(request.clone())? };
             request.gas = Some(self.estimate(args, BlockTag::Pending, Vec::new()).await?);
         }
         request.to.get_or_insert(TxKind::Create);

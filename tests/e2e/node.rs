@@ -81,3 +81,55 @@ fn fee_history_takes_integer_and_hex_block_counts() {
     let pending = rpc(&node, "eth_feeHistory", json!(["0x5", "pending", [10, 20, 30]]));
     assert!(pending["result"]["baseFeePerGas"].is_array(), "{pending}");
 }
+
+/// Polls `f` until it returns `Some`, for at most a minute.
+fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..600 {
+        if let Some(value) = f() {
+            return value;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the condition did not hold within a minute");
+}
+
+#[test]
+fn with_block_time_transactions_wait_for_the_next_block() {
+    let node = Node::start(&["--block-time", "1"]);
+    assert!(node.banner.contains("mining a block every 1 s"), "{}", node.banner);
+    assert_eq!(rpc(&node, "hardhat_getAutomine", json!([]))["result"], false);
+    let alice = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+    let send = |nonce: u64| {
+        let tx = json!({ "from": alice, "to": "0x4242424242424242424242424242424242424242",
+                         "value": "0x1", "nonce": format!("{nonce:#x}") });
+        rpc(&node, "eth_sendTransaction", json!([tx]))["result"].as_str().unwrap().to_owned()
+    };
+    let first = send(0);
+    // Accepted into the pool at once; its nonce is pending.
+    let pending = rpc(&node, "eth_getTransactionCount", json!([alice, "pending"]));
+    let pooled = rpc(&node, "txpool_status", json!([]))["result"].clone();
+    assert!(pending["result"] == "0x1" || pooled["pending"] == "0x0", "{pending} {pooled}");
+    let second = send(1);
+    let receipt = |hash: &str| {
+        let receipt = rpc(&node, "eth_getTransactionReceipt", json!([hash]))["result"].clone();
+        (!receipt.is_null()).then_some(receipt)
+    };
+    let (a, b) = eventually(|| Some((receipt(&first)?, receipt(&second)?)));
+    assert_eq!(a["status"], "0x1");
+    assert_eq!(b["status"], "0x1");
+    // Empty blocks keep coming, like ICP rounds.
+    let number = |response: serde_json::Value| {
+        u64::from_str_radix(response["result"].as_str().unwrap().trim_start_matches("0x"), 16)
+            .unwrap()
+    };
+    let mined_in = number(json!({ "result": b["blockNumber"] }));
+    eventually(|| (number(rpc(&node, "eth_blockNumber", json!([]))) > mined_in + 1).then_some(()));
+    // Interval mining off: the chain stands still until asked.
+    assert_eq!(rpc(&node, "evm_setIntervalMining", json!([0]))["result"], true);
+    let head = number(rpc(&node, "eth_blockNumber", json!([])));
+    let third = send(2);
+    assert!(receipt(&third).is_none());
+    assert_eq!(rpc(&node, "evm_mine", json!([]))["result"], "0x0");
+    let mined = receipt(&third).expect("evm_mine includes the pooled transaction");
+    assert!(number(json!({ "result": mined["blockNumber"] })) > head);
+}
