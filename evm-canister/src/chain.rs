@@ -558,7 +558,7 @@ impl<M: Memory> Chain<M> {
         let state = self.state_at(state_block);
         let db = Overlay::new(&state, overrides).map_err(CallError::Query)?;
         let tx = self.call_tx(args, &context, &db)?;
-        self.run_call(tx, &context, &db, args.nonce.is_some()).map_err(CallError::Tx)
+        self.run_call(tx, &context, &db, checks_nonce(args, tag)).map_err(CallError::Tx)
     }
 
     /// The access list a message would use, and its gas with that list
@@ -575,7 +575,7 @@ impl<M: Memory> Chain<M> {
         let db = Overlay::new(&state, overrides).map_err(CallError::Query)?;
         let tx = self.call_tx(args, &context, &db)?;
         let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
-        let mode = Mode::Call { check_nonce: args.nonce.is_some(), check_base_fee };
+        let mode = Mode::Call { check_nonce: checks_nonce(args, tag), check_base_fee };
         let (list, result) =
             evm::access_list(&db, self.chain_id(), self.spec(), &context, tx, mode)
                 .map_err(CallError::Tx)?;
@@ -610,7 +610,7 @@ impl<M: Memory> Chain<M> {
         let state = self.state_at(state_block);
         let db = Overlay::new(&state, overrides).map_err(CallError::Query)?;
         let tx = self.call_tx(args, &context, &db)?;
-        let check_nonce = args.nonce.is_some();
+        let check_nonce = checks_nonce(args, tag);
         let run = |gas_limit: u64| {
             let tx = TxEnv { gas_limit, ..tx.clone() };
             self.run_call(tx, &context, &db, check_nonce)
@@ -1168,4 +1168,11 @@ fn placeholder_meta() -> Meta {
         head_hash: B256::ZERO,
         first_block: None,
     }
+}
+
+/// Whether a message's nonce is checked: only if given, and not against
+/// `pending`, whose state does not include the pool's transactions (a
+/// wallet sends the nonce after its pooled ones).
+pub(crate) fn checks_nonce(args: &CallArgs, tag: BlockTag) -> bool {
+    args.nonce.is_some() && tag != BlockTag::Pending
 }

@@ -18,6 +18,7 @@ use revm::context::TxEnv;
 use revm::database::CacheDB;
 
 use crate::chain::Chain;
+use crate::chain::checks_nonce;
 use crate::evm::{self, Mode, TraceError};
 
 /// Largest trace a query returns: a canister's reply is at most 3 MiB.
@@ -79,7 +80,7 @@ impl<M: Memory> Chain<M> {
         let state = self.state_at(state_block);
         let tx = self.call_tx(args, &context, &state)?;
         let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
-        let mode = Mode::Call { check_nonce: args.nonce.is_some(), check_base_fee };
+        let mode = Mode::Call { check_nonce: checks_nonce(args, tag), check_base_fee };
         let trace = evm::trace(&state, self.chain_id(), self.spec(), &context, tx, mode, options)
             .map_err(|e| match e {
             TraceError::Tx(e) => CallError::Tx(e),

@@ -130,9 +130,16 @@ impl NodeHandle {
         self.interval.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 
-    /// The accounts the node signs for, as `eth_accounts` lists them.
+    /// The accounts the node sends as, as `eth_accounts` lists them: those
+    /// it holds keys for, then the impersonated ones (as anvil lists them).
     pub fn accounts(&self) -> Vec<Address> {
-        self.signers.iter().map(|signer| signer.address()).collect()
+        let mut accounts: Vec<Address> = self.signers.iter().map(|s| s.address()).collect();
+        let impersonated = self.impersonated.lock().unwrap_or_else(|e| e.into_inner());
+        let mut extra: Vec<Address> =
+            impersonated.iter().filter(|a| !accounts.contains(a)).copied().collect();
+        extra.sort();
+        accounts.extend(extra);
+        accounts
     }
 
     fn signer(&self, address: Address) -> RpcResult<&PrivateKeySigner> {

@@ -156,3 +156,20 @@ fn a_pooled_transaction_that_became_invalid_is_dropped_at_mining() {
     assert!(dev.chain.pooled_transaction(second.0).is_none());
     assert!(dev.chain.receipt(second.0).is_none());
 }
+
+#[test]
+fn a_pending_call_accepts_the_nonce_after_pooled_transactions() {
+    let mut dev = Dev::new();
+    manual(&mut dev);
+    dev.chain.submit(&dev.sign(0, transfer(&dev, 0, 0)), dev.now).unwrap();
+    let args = evm_canister_api::CallArgs {
+        from: Some(dev.address(0).into()),
+        to: Some(Address::repeat_byte(0x42).into()),
+        nonce: Some(1),
+        ..Default::default()
+    };
+    let pending = dev.chain.estimate_gas(&args, BlockTag::Pending, &[], dev.now);
+    assert_eq!(pending, Ok(evm_canister_api::Estimate::Gas(21_000)));
+    let latest = dev.chain.estimate_gas(&args, BlockTag::Latest, &[], dev.now);
+    assert!(matches!(latest, Err(evm_canister_api::CallError::Tx(TxError::NonceTooHigh { .. }))));
+}

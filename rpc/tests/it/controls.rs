@@ -182,6 +182,8 @@ async fn an_impersonated_account_sends_through_eth_send_transaction() {
     assert!(message.contains("unknown account"), "{message}");
 
     let _: bool = module.call("hardhat_impersonateAccount", rpc_params![CAROL]).await.unwrap();
+    let accounts: Vec<Address> = module.call("eth_accounts", rpc_params![]).await.unwrap();
+    assert_eq!(accounts.last(), Some(&CAROL), "impersonated accounts are listed, as by anvil");
     let hash: B256 =
         module.call("eth_sendTransaction", rpc_params![request.clone()]).await.unwrap();
     let receipt: TransactionReceipt =
