@@ -419,9 +419,10 @@ pub trait EthApi {
     #[method(name = "sign")]
     async fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes>;
 
-    /// Handler for: eth_signTypedData_v4 (EIP-712, by a dev account); the
-    /// typed data may be an object or a JSON string, as clients send both.
-    #[method(name = "signTypedData_v4")]
+    /// Handler for: eth_signTypedData_v4 and eth_signTypedData (EIP-712, by
+    /// a dev account; web3.py sends the unsuffixed name); the typed data may
+    /// be an object or a JSON string, as clients send both.
+    #[method(name = "signTypedData_v4", aliases = ["eth_signTypedData"])]
     async fn sign_typed_data_v4(
         &self,
         address: Address,

@@ -1,9 +1,12 @@
 //! The JSON-RPC server: HTTP and WebSocket on one port, batches, CORS.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jsonrpsee::RpcModule;
+use jsonrpsee::core::traits::IdProvider;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::types::SubscriptionId;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::controls::{AnvilApiServer, EvmApiServer, TxpoolApiServer};
@@ -41,6 +44,19 @@ pub fn rpc_module(node: NodeHandle) -> anyhow::Result<RpcModule<()>> {
     Ok(module)
 }
 
+/// Subscription ids as geth, anvil and Hardhat give them: `0x`-prefixed hex
+/// strings. viem and web3.py accept nothing else (jsonrpsee's default is a
+/// JSON number). Ids only need to be unique per node, so a counter will do.
+#[derive(Debug, Default)]
+pub struct HexIdProvider(AtomicU64);
+
+impl IdProvider for HexIdProvider {
+    fn next_id(&self) -> SubscriptionId<'static> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        SubscriptionId::Str(format!("{n:#034x}").into())
+    }
+}
+
 /// Starts serving `node` on `addr`; returns the bound address.
 ///
 /// Any web page may call the node (CORS allows every origin, as anvil and
@@ -54,6 +70,7 @@ pub async fn serve(
         .max_request_body_size(MAX_REQUEST_BYTES)
         .max_response_body_size(MAX_RESPONSE_BYTES)
         .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH_CALLS))
+        .set_id_provider(HexIdProvider::default())
         .build();
     let server = Server::builder()
         .set_config(config)
@@ -63,4 +80,17 @@ pub async fn serve(
     let bound = server.local_addr()?;
     let handle = server.start(rpc_module(node)?);
     Ok((bound, handle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscription_ids_are_hex_strings_and_unique() {
+        let ids = HexIdProvider::default();
+        let (a, b) = (ids.next_id(), ids.next_id());
+        assert_eq!(a, SubscriptionId::Str("0x00000000000000000000000000000001".into()));
+        assert_ne!(a, b);
+    }
 }

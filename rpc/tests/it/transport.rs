@@ -46,6 +46,15 @@ async fn websocket_subscriptions_follow_the_chain() {
     let client = WsClientBuilder::default().build(format!("ws://{addr}")).await.unwrap();
 
     let mut heads: Subscription<Header> = subscribe(&client, rpc_params!["newHeads"]).await;
+    // Ids are hex strings, as geth gives them: viem and web3.py drop
+    // notifications with any other kind of id.
+    let jsonrpsee::core::client::SubscriptionKind::Subscription(
+        jsonrpsee::types::SubscriptionId::Str(id),
+    ) = heads.kind()
+    else {
+        panic!("subscription id {:?} is not a string", heads.kind())
+    };
+    assert!(id.starts_with("0x") && id.len() == 34, "{id}");
     let mut pending: Subscription<B256> =
         subscribe(&client, rpc_params!["newPendingTransactions"]).await;
     let mut full: Subscription<serde_json::Value> =
