@@ -327,9 +327,12 @@ async fn main() -> anyhow::Result<()> {
         canister_evm::server::serve(handle.clone(), SocketAddr::new(cli.host, cli.port))
             .await
             .with_context(|| format!("listening on {}:{}", cli.host, cli.port))?;
+    // Catch the signals before saying we listen: a supervisor (or a test)
+    // may stop the node the moment it reads that line.
+    let shutdown = shutdown_signal()?;
     println!("\nListening on {addr}");
 
-    shutdown_signal().await;
+    shutdown.await;
     println!("\nShutting down");
     server.stop()?;
     server.stopped().await;
@@ -337,17 +340,26 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt =
+            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
