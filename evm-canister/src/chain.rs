@@ -386,7 +386,7 @@ impl<M: Memory> Chain<M> {
     }
 
     /// Decodes and authenticates a signed transaction.
-    pub(crate) fn decode_transaction(&self, raw: &[u8]) -> Result<DecodedTx, TxError> {
+    fn decode_transaction(&self, raw: &[u8]) -> Result<DecodedTx, TxError> {
         let envelope = self.decode_envelope(raw)?;
         // A transaction already included is refused by the nonce check, as
         // geth refuses it.
@@ -402,11 +402,7 @@ impl<M: Memory> Chain<M> {
     }
 
     /// Decodes a transaction sent as `from`, whatever its signature.
-    pub(crate) fn decode_impersonated(
-        &self,
-        raw: &[u8],
-        from: Address,
-    ) -> Result<DecodedTx, TxError> {
+    fn decode_impersonated(&self, raw: &[u8], from: Address) -> Result<DecodedTx, TxError> {
         let envelope = self.decode_envelope(raw)?;
         let hash = *envelope.tx_hash();
         Ok(DecodedTx { envelope, hash, from, raw: Bytes::copy_from_slice(raw), impersonated: true })

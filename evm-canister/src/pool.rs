@@ -8,7 +8,8 @@
 //! bump). The pool is in stable memory, so an accepted transaction survives
 //! upgrades and restarts like everything else.
 
-use alloy_consensus::Transaction;
+use alloy_consensus::{Transaction, TxEnvelope};
+use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256};
 use evm_canister_api::{MiningMode, PooledTx, SubmitResult, TxError};
 use ic_stable_structures::Memory;
@@ -213,13 +214,19 @@ impl<M: Memory> Chain<M> {
         }
     }
 
+    /// A pooled transaction, decoded. Its sender was recovered when it
+    /// entered the pool; recovering it again (millions of instructions)
+    /// for every candidate of every block would not fit a message.
     fn decode_entry(&self, entry: &PoolEntry) -> DecodedTx {
-        let decoded = if entry.impersonated {
-            self.decode_impersonated(&entry.raw, entry.from)
-        } else {
-            self.decode_transaction(&entry.raw)
-        };
-        decoded.expect("pooled transactions were valid when they entered")
+        let envelope = TxEnvelope::decode_2718_exact(&entry.raw)
+            .expect("pooled transactions were valid when they entered");
+        DecodedTx {
+            hash: *envelope.tx_hash(),
+            envelope,
+            from: entry.from,
+            raw: entry.raw.clone(),
+            impersonated: entry.impersonated,
+        }
     }
 
     /// The sender's next nonce counting its executable pooled transactions.
