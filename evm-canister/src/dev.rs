@@ -30,7 +30,8 @@ impl<M: Memory> Chain<M> {
 
     fn apply_edit(&mut self, block: u64, edit: &AccountEdit) {
         let address = edit.address.0;
-        let mut record = self.state.account(&address, None).unwrap_or_default();
+        let existing = self.state.account(&address, None);
+        let mut record = existing.unwrap_or_default();
         if record.code_hash.is_zero() {
             record.code_hash = alloy_primitives::KECCAK256_EMPTY;
         }
@@ -44,7 +45,7 @@ impl<M: Memory> Chain<M> {
         if let Some(code) = &edit.code {
             record.code_hash = self.state.insert_code(code);
         }
-        if record != old || self.state.account(&address, None).is_none() {
+        if record != old || existing.is_none() {
             self.state.set_account(block, &address, Some(record));
         }
         for (slot, value) in &edit.storage {

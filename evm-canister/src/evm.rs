@@ -14,9 +14,10 @@ use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, Inval
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::database_interface::WrapDatabaseRef;
+use revm::handler::MainnetContext;
 use revm::primitives::hardfork::SpecId;
 use revm::state::EvmState;
-use revm::{DatabaseRef, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
+use revm::{Database, DatabaseRef, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
 use revm_inspectors::access_list::AccessListInspector;
 use revm_inspectors::tracing::DebugInspector;
 use std::convert::Infallible;
@@ -98,15 +99,23 @@ pub fn execute<DB: DatabaseRef<Error = Infallible>>(
     tx: TxEnv,
     mode: Mode,
 ) -> Result<ExecResultAndState<ExecutionResult, EvmState>, TxError> {
-    let cfg = cfg_env(chain_id, spec, mode);
-    let block_env = block.env(cfg.blob_base_fee_update_fraction());
-    let mut evm = Context::mainnet()
-        .with_db(WrapDatabaseRef(db))
-        .with_cfg(cfg)
-        .with_block(block_env)
-        .build_mainnet();
+    let mut evm = context(WrapDatabaseRef(db), chain_id, spec, block, mode).build_mainnet();
     let facts = TxFacts::new(&tx, chain_id, block);
     evm.transact(tx).map_err(|err| evm_error(err, &facts))
+}
+
+/// The context a message executes in: this chain's rules, relaxed as `mode`
+/// says, in `block`.
+fn context<DB: Database>(
+    db: DB,
+    chain_id: u64,
+    spec: SpecId,
+    block: &BlockContext,
+    mode: Mode,
+) -> MainnetContext<DB> {
+    let cfg = cfg_env(chain_id, spec, mode);
+    let block_env = block.env(cfg.blob_base_fee_update_fraction());
+    Context::mainnet().with_db(db).with_cfg(cfg).with_block(block_env)
 }
 
 /// Executes `tx` on `db` under the geth tracer `options` asks for (the
@@ -122,18 +131,13 @@ pub fn trace<DB: DatabaseRef<Error = Infallible> + Clone>(
     options: GethDebugTracingOptions,
 ) -> Result<GethTrace, TraceError> {
     let inspector = DebugInspector::new(options).map_err(|e| TraceError::Options(e.to_string()))?;
-    let cfg = cfg_env(chain_id, spec, mode);
-    let block_env = block.env(cfg.blob_base_fee_update_fraction());
-    let mut evm = Context::mainnet()
-        .with_db(WrapDatabaseRef(db.clone()))
-        .with_cfg(cfg)
-        .with_block(block_env.clone())
+    let mut evm = context(WrapDatabaseRef(db.clone()), chain_id, spec, block, mode)
         .build_mainnet_with_inspector(inspector);
     let facts = TxFacts::new(&tx, chain_id, block);
     let result =
         evm.inspect_tx(tx.clone()).map_err(|err| TraceError::Tx(evm_error(err, &facts)))?;
     evm.inspector
-        .get_result(None, &tx, &block_env, &result, &mut WrapDatabaseRef(db))
+        .get_result(None, &tx, &evm.ctx.block, &result, &mut WrapDatabaseRef(db))
         .map_err(|e| TraceError::Options(e.to_string()))
 }
 
@@ -147,13 +151,8 @@ pub fn access_list<DB: DatabaseRef<Error = Infallible>>(
     mut tx: TxEnv,
     mode: Mode,
 ) -> Result<(AccessList, ExecutionResult), TxError> {
-    let cfg = cfg_env(chain_id, spec, mode);
-    let block_env = block.env(cfg.blob_base_fee_update_fraction());
     let inspector = AccessListInspector::new(tx.access_list.clone());
-    let mut evm = Context::mainnet()
-        .with_db(WrapDatabaseRef(&db))
-        .with_cfg(cfg)
-        .with_block(block_env)
+    let mut evm = context(WrapDatabaseRef(&db), chain_id, spec, block, mode)
         .build_mainnet_with_inspector(inspector);
     let facts = TxFacts::new(&tx, chain_id, block);
     evm.inspect_tx(tx.clone()).map_err(|err| evm_error(err, &facts))?;

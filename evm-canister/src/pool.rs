@@ -53,7 +53,7 @@ impl<M: Memory> Chain<M> {
         if self.pool.contains_key(&tx_hash.0) {
             return Err(TxError::AlreadyKnown);
         }
-        let expected = self.state.account(&tx.from, None).unwrap_or_default().nonce;
+        let expected = self.account_nonce(tx.from.0.0);
         let nonce = tx.envelope.nonce();
         if nonce < expected {
             return Err(TxError::NonceTooLow { expected, got: nonce });
@@ -141,12 +141,19 @@ impl<M: Memory> Chain<M> {
     /// transaction that has become invalid is dropped; one that merely
     /// does not fit (gas, base fee) stays for a later block.
     pub(crate) fn fill_from_pool(&mut self, builder: &mut BlockBuilder) {
-        self.drop_stale();
+        // Each sender's next nonce; pooled nonces below it have been used
+        // (by a replacement, an edit, a revert) and go.
         let mut next: Map<[u8; 20], u64> = Map::new();
-        for (sender, _) in self.pool_nonces.keys() {
-            next.entry(sender).or_insert_with(|| {
-                self.state.account(&Address::from(sender), None).unwrap_or_default().nonce
-            });
+        let mut stale = Vec::new();
+        for entry in self.pool_nonces.iter() {
+            let ((sender, nonce), hash) = (*entry.key(), entry.value());
+            let expected = *next.entry(sender).or_insert_with(|| self.account_nonce(sender));
+            if nonce < expected {
+                stale.push(B256::from(hash));
+            }
+        }
+        for hash in stale {
+            self.remove_pooled(&hash);
         }
         let mut blocked = BTreeSet::new();
         loop {
@@ -185,27 +192,8 @@ impl<M: Memory> Chain<M> {
         }
     }
 
-    /// Removes pooled transactions whose nonce has been used.
-    fn drop_stale(&mut self) {
-        let mut stale = Vec::new();
-        let mut current: Option<([u8; 20], u64)> = None;
-        for ((sender, nonce), hash) in self.pool_nonces.iter().map(|e| (*e.key(), e.value())) {
-            let expected = match current {
-                Some((s, n)) if s == sender => n,
-                _ => {
-                    let n =
-                        self.state.account(&Address::from(sender), None).unwrap_or_default().nonce;
-                    current = Some((sender, n));
-                    n
-                }
-            };
-            if nonce < expected {
-                stale.push(B256::from(hash));
-            }
-        }
-        for hash in stale {
-            self.remove_pooled(&hash);
-        }
+    fn account_nonce(&self, sender: [u8; 20]) -> u64 {
+        self.state.account(&Address::from(sender), None).unwrap_or_default().nonce
     }
 
     fn remove_pooled(&mut self, hash: &B256) {
@@ -240,23 +228,20 @@ impl<M: Memory> Chain<M> {
     /// The pool's transactions by sender and nonce (`txpool_content`).
     pub fn pool_content(&self) -> Vec<PooledTx> {
         let mut out = Vec::new();
-        let mut expected: Option<([u8; 20], u64)> = None;
+        // The sender at hand and the first nonce its pooled ones do not reach.
+        let mut pending: Option<([u8; 20], u64)> = None;
         for entry in self.pool_nonces.iter() {
             let ((sender, nonce), hash) = (*entry.key(), entry.value());
-            let next = match expected {
-                Some((s, n)) if s == sender => n,
-                _ => self.state.account(&Address::from(sender), None).unwrap_or_default().nonce,
+            let limit = match pending {
+                Some((s, limit)) if s == sender => limit,
+                _ => {
+                    let limit = self.pending_nonce(sender.into(), self.account_nonce(sender));
+                    pending = Some((sender, limit));
+                    limit
+                }
             };
-            let executable = nonce == next;
-            expected = Some((sender, if executable { next + 1 } else { u64::MAX }));
             let pooled = self.pool.get(&hash).expect("indexed pool entry exists");
-            out.push(PooledTx {
-                hash: B256::from(hash).into(),
-                raw: pooled.raw.to_vec().into(),
-                from: pooled.from.into(),
-                nonce,
-                executable,
-            });
+            out.push(pooled_tx(B256::from(hash), &pooled, nonce < limit));
         }
         out
     }
@@ -264,13 +249,18 @@ impl<M: Memory> Chain<M> {
     /// A pooled transaction by hash.
     pub fn pooled_transaction(&self, hash: B256) -> Option<PooledTx> {
         let entry = self.pool.get(&hash.0)?;
-        self.pool_content().into_iter().find(|tx| tx.hash.0 == hash).or(Some(PooledTx {
-            hash: hash.into(),
-            raw: entry.raw.to_vec().into(),
-            from: entry.from.into(),
-            nonce: entry.nonce,
-            executable: false,
-        }))
+        let limit = self.pending_nonce(entry.from, self.account_nonce(entry.from.0.0));
+        Some(pooled_tx(hash, &entry, entry.nonce < limit))
+    }
+}
+
+fn pooled_tx(hash: B256, entry: &PoolEntry, executable: bool) -> PooledTx {
+    PooledTx {
+        hash: hash.into(),
+        raw: entry.raw.to_vec().into(),
+        from: entry.from.into(),
+        nonce: entry.nonce,
+        executable,
     }
 }
 

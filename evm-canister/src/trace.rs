@@ -5,7 +5,6 @@
 //! before the block (the history makes every earlier state readable), then
 //! executing it under the tracer. Nothing is written: these are queries.
 
-use alloy_consensus::Transaction as _;
 use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Decodable2718;
 use alloy_evm::FromRecoveredTx;
@@ -102,7 +101,6 @@ fn tx_env(raw: &[u8], from: alloy_primitives::Address) -> Result<TxEnv, QueryErr
     let envelope = TxEnvelope::decode_2718(&mut &raw[..]).map_err(|e| {
         QueryError::InvalidArgument(format!("a stored transaction does not decode: {e}"))
     })?;
-    debug_assert!(envelope.gas_limit() > 0);
     Ok(TxEnv::from_recovered_tx(&envelope, from))
 }
 

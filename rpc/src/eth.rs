@@ -125,11 +125,6 @@ impl NodeHandle {
         }));
     }
 
-    /// Whether blocks are produced at an interval.
-    pub fn interval_mining(&self) -> bool {
-        self.interval.lock().unwrap_or_else(|e| e.into_inner()).is_some()
-    }
-
     /// The accounts the node sends as, as `eth_accounts` lists them: those
     /// it holds keys for, then the impersonated ones (as anvil lists them).
     pub fn accounts(&self) -> Vec<Address> {
@@ -543,8 +538,7 @@ impl EthRpc {
         overrides: Vec<evm_canister_api::StateOverride>,
     ) -> RpcResult<u64> {
         let cap = args.gas;
-        let estimate =
-            self.node.run(move |node| node.estimate_gas_with(args, tag, overrides)).await?;
+        let estimate = self.node.run(move |node| node.estimate_gas(args, tag, overrides)).await?;
         match estimate.map_err(|e| error::call_error(&e))? {
             Estimate::Gas(gas) => Ok(gas),
             Estimate::Failure(CallOutcome::Halt { reason, gas_used })
@@ -738,7 +732,7 @@ impl EthApiServer for EthRpc {
         let overrides = convert::state_overrides(state_overrides)?;
         let args = convert::call_args(request)?;
         let tag = convert::block_tag(block);
-        let outcome = self.node.run(move |node| node.call_with(args, tag, overrides)).await?;
+        let outcome = self.node.run(move |node| node.call(args, tag, overrides)).await?;
         match outcome.map_err(|e| error::call_error(&e))? {
             CallOutcome::Success { output, .. } => Ok(output.into_vec().into()),
             failed => Err(error::failed_call(&failed)),

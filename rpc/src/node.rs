@@ -272,8 +272,8 @@ impl Node {
         Ok((node, Recovery { replayed }))
     }
 
-    /// Executes a journaled message again; returns the cost of the
-    /// transaction it included, if any.
+    /// Executes a journaled message again; returns the costs of the
+    /// transactions it included.
     fn replay(&mut self, store: &Store, record: Record) -> anyhow::Result<Vec<(B256, TxCost)>> {
         self.last_time = self.last_time.max(record.time);
         let env = MessageEnv { caller: record.caller, time: record.time };
@@ -691,16 +691,8 @@ impl Node {
         self.query("get_proof", (address, slots, block))
     }
 
+    /// Executes a message on the state at `block` changed by `overrides`.
     pub fn call(
-        &mut self,
-        args: CallArgs,
-        block: BlockTag,
-    ) -> Result<Result<CallOutcome, CallError>, NodeError> {
-        self.call_with(args, block, Vec::new())
-    }
-
-    /// `call` on the state changed by `overrides`.
-    pub fn call_with(
         &mut self,
         args: CallArgs,
         block: BlockTag,
@@ -719,16 +711,8 @@ impl Node {
         self.query("create_access_list", (args, block, overrides))
     }
 
+    /// The gas a message needs on the state at `block` changed by `overrides`.
     pub fn estimate_gas(
-        &mut self,
-        args: CallArgs,
-        block: BlockTag,
-    ) -> Result<Result<Estimate, CallError>, NodeError> {
-        self.estimate_gas_with(args, block, Vec::new())
-    }
-
-    /// `estimate_gas` on the state changed by `overrides`.
-    pub fn estimate_gas_with(
         &mut self,
         args: CallArgs,
         block: BlockTag,

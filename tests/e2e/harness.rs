@@ -228,19 +228,27 @@ pub fn hardhat_ci() -> PathBuf {
 pub fn hardhat_run(node: &Node, script: &str) {
     let node22 = hardhat_ci();
     let dir = repo().join("tests/hardhat");
-    let output = Command::new(dir.join("node_modules/.bin/hardhat"))
+    let mut command = Command::new(dir.join("node_modules/.bin/hardhat"));
+    command
         .args(["run", "--no-compile", "--network", "canister", script])
         .current_dir(&dir)
-        .env("PATH", path_with(&node22))
+        .env("PATH", path_with(&node22));
+    run_suite(node, command, &format!("hardhat run {script}"));
+}
+
+/// Runs a client suite against `node` (its URL in `RPC_URL`), prints its
+/// report, and panics with the report and errors if it fails.
+fn run_suite(node: &Node, mut command: Command, what: &str) {
+    let output = command
         .env("RPC_URL", &node.url)
         .stdin(Stdio::null())
         .output()
-        .expect("run hardhat");
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let report = String::from_utf8_lossy(&output.stdout);
     println!("{report}");
     assert!(
         output.status.success(),
-        "hardhat run {script} failed ({}):\n{report}\n{}",
+        "{what} failed ({}):\n{report}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
@@ -284,21 +292,12 @@ pub fn venv_pip(dir: &Path) -> PathBuf {
 pub fn pytest(node: &Node, suite: &str) {
     let dir = repo().join("tests/py");
     let python = venv_pip(&dir);
-    let output = Command::new(python)
+    let mut command = Command::new(python);
+    command
         .args(["-m", "pytest", "-p", "no:cacheprovider", "-v", "-rs", "--color=no", suite])
         .current_dir(&dir)
-        .env("RPC_URL", &node.url)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pytest");
-    let report = String::from_utf8_lossy(&output.stdout);
-    println!("{report}");
-    assert!(
-        output.status.success(),
-        "{suite} failed:\n{report}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    run_suite(node, command, suite);
 }
 
 /// Runs a `node --test` suite against `node`; panics with its output if any
@@ -306,19 +305,11 @@ pub fn pytest(node: &Node, suite: &str) {
 pub fn node_test(node: &Node, suite: &str) {
     let dir = repo().join("tests/js");
     npm_ci(&dir);
-    let output = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .args(["--test", "--test-reporter=spec", "--test-timeout=120000", suite])
-        .current_dir(&dir)
-        .env("RPC_URL", &node.url)
-        .output()
-        .expect("run node");
-    let report = String::from_utf8_lossy(&output.stdout);
-    println!("{report}");
-    assert!(
-        output.status.success(),
-        "{suite} failed:\n{report}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .current_dir(&dir);
+    run_suite(node, command, suite);
 }
 
 /// Sends one JSON-RPC request and returns the parsed response object.

@@ -86,7 +86,7 @@ fn a_thousand_transactions_agree_on_cranelift_and_winch() {
                     from: Some(alice.address().into()),
                     ..Default::default()
                 };
-                node.call(args, BlockTag::Latest).unwrap().unwrap();
+                node.call(args, BlockTag::Latest, Vec::new()).unwrap().unwrap();
                 send(
                     &mut node,
                     TxKind::Call(tester),
