@@ -9,10 +9,13 @@ use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Decodable2718;
 use alloy_evm::FromRecoveredTx;
 use alloy_primitives::B256;
+use alloy_primitives::U256;
 use alloy_rpc_types_trace::geth::GethDebugTracingOptions;
-use evm_canister_api::{BlockTag, CallArgs, CallError, QueryError};
+use evm_canister_api::{AccountEdit, BlockTag, CallArgs, CallError, QueryError};
 use ic_stable_structures::Memory;
 use revm::DatabaseCommit;
+use revm::DatabaseRef;
+use revm::bytecode::Bytecode;
 use revm::context::TxEnv;
 use revm::database::CacheDB;
 
@@ -37,8 +40,15 @@ impl<M: Memory> Chain<M> {
         let number = target.block_number;
         let header = self.header(number);
         let context = Self::block_context(&header);
-        // The state before the block, then the block's earlier transactions.
+        // The state before the block, the controller's edits recorded in it
+        // (made before any of its transactions ran), then the block's
+        // earlier transactions.
         let mut db = CacheDB::new(self.state_at(Some(number - 1)));
+        for entry in self.edits.range((number, 0)..=(number, u64::MAX)) {
+            let edit: AccountEdit =
+                candid::decode_one(&entry.value()).expect("a logged edit decodes");
+            apply_edit(&mut db, &edit);
+        }
         let block = self.blocks.get(&number).expect("an included transaction's block exists");
         for earlier in block.transactions.iter().take(target.index as usize) {
             let stored = self.transactions.get(&earlier.0).expect("a block's transactions exist");
@@ -86,6 +96,29 @@ impl<M: Memory> Chain<M> {
             TraceError::Options(message) => CallError::Query(QueryError::InvalidArgument(message)),
         })?;
         to_json(&trace).map_err(CallError::Query)
+    }
+}
+
+/// An account edit applied to the replay's cache, as `Chain::edit_account`
+/// applies it to the state.
+fn apply_edit<DB: DatabaseRef>(db: &mut CacheDB<DB>, edit: &AccountEdit) {
+    let address = edit.address.0;
+    let mut info = db.basic_ref(address).ok().flatten().unwrap_or_default();
+    if let Some(balance) = &edit.balance {
+        info.balance = balance.0;
+    }
+    if let Some(nonce) = edit.nonce {
+        info.nonce = nonce;
+    }
+    if let Some(code) = &edit.code {
+        let code = Bytecode::new_raw(code.to_vec().into());
+        info.code_hash = code.hash_slow();
+        info.code = Some(code);
+    }
+    db.insert_account_info(address, info);
+    for (slot, value) in &edit.storage {
+        let (slot, value) = (U256::from_be_bytes(slot.0.0), U256::from_be_bytes(value.0.0));
+        db.insert_account_storage(address, slot, value).ok();
     }
 }
 

@@ -89,3 +89,31 @@ fn the_call_tracer_shows_nested_calls_and_reverts() {
     assert_eq!(trace["failed"], true);
     assert_eq!(dev.balance(carol), U256::from(7));
 }
+
+#[test]
+fn a_traced_transaction_sees_the_edits_made_in_its_block() {
+    use alloy_consensus::{SignableTransaction, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    let mut dev = Dev::new();
+    let carol = Address::repeat_byte(0xca);
+    // Funds that exist only through an edit recorded in the next block.
+    dev.chain.edit_account(&evm_canister_api::AccountEdit {
+        address: carol.into(),
+        balance: Some(ether(1).into()),
+        ..Default::default()
+    });
+    let tx = alloy_consensus::TxEip1559 {
+        nonce: 0,
+        gas_limit: 21_000,
+        ..dev.tx(0, TxKind::Call(Address::repeat_byte(0x42)), U256::from(5), vec![])
+    };
+    let placeholder = alloy_primitives::Signature::new(U256::from(1), U256::from(1), false);
+    let raw = TxEnvelope::from(tx.into_signed(placeholder)).encoded_2718();
+    let sent = dev.chain.submit_as(&raw, carol, dev.now).unwrap();
+    let included = sent.included().unwrap();
+    assert!(included.success);
+
+    let trace = json(&dev.chain.trace_transaction(sent.tx_hash.0, "{}").unwrap().unwrap());
+    assert_eq!(trace["gas"], included.gas_used);
+    assert_eq!(trace["failed"], false);
+}
