@@ -208,6 +208,17 @@ fn trace_transaction(hash: Hash, options: String) -> Result<Option<String>, Quer
     with_chain(|chain| chain.trace_transaction(hash.0, &options))
 }
 
+/// The geth traces of every transaction of a block, in order, as pairs of
+/// hash and JSON trace (`debug_traceBlockByNumber`); the block is replayed
+/// once.
+#[ic_cdk::query]
+fn trace_block(block: BlockTag, options: String) -> Result<Vec<(Hash, String)>, QueryError> {
+    with_chain(|chain| {
+        let traces = chain.trace_block(block, &options)?;
+        Ok(traces.into_iter().map(|(hash, json)| (hash.into(), json)).collect())
+    })
+}
+
 /// The geth trace of a message executed at `block` (`debug_traceCall`).
 #[ic_cdk::query]
 fn trace_call(args: CallArgs, block: BlockTag, options: String) -> Result<String, CallError> {

@@ -41,10 +41,7 @@ use alloy_evm::FromRecoveredTx;
 use revm::DatabaseRef;
 use std::convert::Infallible;
 
-/// Most logs one `get_logs` returns.
-pub const MAX_LOGS: usize = 10_000;
-/// Most blocks one `get_logs` scans.
-pub const MAX_LOG_BLOCK_RANGE: u64 = 100_000;
+pub use evm_canister_api::{MAX_LOG_BLOCK_RANGE, MAX_LOGS};
 /// Most blocks one `fee_history` covers (as geth).
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
 /// Most storage slots one `proof` covers: a slot's proof is up to ~5 KB and
@@ -704,9 +701,14 @@ impl<M: Memory> Chain<M> {
                 .map_err(|err| invalid(format!("authorization list: {err}")))?;
             authorization_list.push(Either::Left(auth));
         }
+        // A message may use at most the block gas limit, as in anvil and
+        // Hardhat (geth caps at its `--rpc.gascap`). Uncapped, gas is not a
+        // bound on work: with 2^64 gas a modexp "pays" for a 4 GiB modulus
+        // and the precompile's allocation traps the canister.
+        let cap = context.gas_limit;
         let gas_limit = match args.gas {
-            Some(gas) => gas,
-            None if gas_price == 0 => context.gas_limit,
+            Some(gas) => gas.min(cap),
+            None if gas_price == 0 => cap,
             None => {
                 // Without an explicit limit, use what the sender can pay for.
                 let balance = account(caller).balance;
@@ -718,7 +720,7 @@ impl<M: Memory> Chain<M> {
                     }));
                 }
                 let allowance = balance.saturating_sub(value) / U256::from(gas_price);
-                u64::try_from(allowance).unwrap_or(u64::MAX).min(context.gas_limit)
+                u64::try_from(allowance).unwrap_or(u64::MAX).min(cap)
             }
         };
         let mut tx = TxEnv {
@@ -836,9 +838,11 @@ impl<M: Memory> Chain<M> {
         if from > to {
             return Ok(Vec::new());
         }
-        if to - from >= MAX_LOG_BLOCK_RANGE {
+        let max_blocks = filter.max_blocks.unwrap_or(MAX_LOG_BLOCK_RANGE).min(MAX_LOG_BLOCK_RANGE);
+        let max_logs = filter.max_logs.unwrap_or(MAX_LOGS).min(MAX_LOGS) as usize;
+        if to - from >= max_blocks {
             return Err(QueryError::LimitExceeded(format!(
-                "block range greater than {MAX_LOG_BLOCK_RANGE} blocks"
+                "block range greater than {max_blocks} blocks"
             )));
         }
         let matcher = LogMatcher::new(filter);
@@ -859,9 +863,9 @@ impl<M: Memory> Chain<M> {
                     if !matcher.matches(log) {
                         continue;
                     }
-                    if out.len() == MAX_LOGS {
+                    if out.len() == max_logs {
                         return Err(QueryError::LimitExceeded(format!(
-                            "query returned more than {MAX_LOGS} results"
+                            "query returned more than {max_logs} results"
                         )));
                     }
                     out.push(LogView {

@@ -120,7 +120,8 @@ fn context<DB: Database>(
 
 /// Executes `tx` on `db` under the geth tracer `options` asks for (the
 /// struct logger by default, `callTracer`, `prestateTracer`, …), through
-/// revm-inspectors, without committing anything.
+/// revm-inspectors, without committing anything; returns the trace and the
+/// state changes (for tracing the next transaction of a block after it).
 pub fn trace<DB: DatabaseRef<Error = Infallible> + Clone>(
     db: DB,
     chain_id: u64,
@@ -129,16 +130,18 @@ pub fn trace<DB: DatabaseRef<Error = Infallible> + Clone>(
     tx: TxEnv,
     mode: Mode,
     options: GethDebugTracingOptions,
-) -> Result<GethTrace, TraceError> {
+) -> Result<(GethTrace, EvmState), TraceError> {
     let inspector = DebugInspector::new(options).map_err(|e| TraceError::Options(e.to_string()))?;
     let mut evm = context(WrapDatabaseRef(db.clone()), chain_id, spec, block, mode)
         .build_mainnet_with_inspector(inspector);
     let facts = TxFacts::new(&tx, chain_id, block);
     let result =
         evm.inspect_tx(tx.clone()).map_err(|err| TraceError::Tx(evm_error(err, &facts)))?;
-    evm.inspector
+    let trace = evm
+        .inspector
         .get_result(None, &tx, &evm.ctx.block, &result, &mut WrapDatabaseRef(db))
-        .map_err(|e| TraceError::Options(e.to_string()))
+        .map_err(|e| TraceError::Options(e.to_string()))?;
+    Ok((trace, result.state))
 }
 
 /// The access list `tx` uses (apart from its sender, recipient and the

@@ -62,9 +62,7 @@ impl<DB> Overlay<DB> {
                 }
                 let hash = keccak256(code);
                 let bytes = alloy_primitives::Bytes::copy_from_slice(code);
-                let bytecode = Bytecode::new_raw_checked(bytes.clone())
-                    .unwrap_or_else(|_| Bytecode::new_legacy(bytes));
-                overlay.codes.insert(hash, bytecode);
+                overlay.codes.insert(hash, crate::state::bytecode(bytes));
                 hash
             });
             let account = Account {

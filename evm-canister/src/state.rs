@@ -294,6 +294,14 @@ impl<M: Memory> State<M> {
     }
 }
 
+/// Stored code as revm runs it. Code that merely starts like an EIP-7702
+/// delegation (`0xef01…`) but is not one is ordinary legacy code: it can be
+/// set by a genesis, an edit or an override, and `Bytecode::new_raw` would
+/// panic on it.
+pub fn bytecode(bytes: Bytes) -> Bytecode {
+    Bytecode::new_raw_checked(bytes.clone()).unwrap_or_else(|_| Bytecode::new_legacy(bytes))
+}
+
 /// Merkle proofs of one account and some of its storage slots.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StateProof {
@@ -331,10 +339,7 @@ impl<M: Memory, H: BlockHashes> DatabaseRef for StateAt<'_, M, H> {
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        let bytes = self.state.code(&code_hash).unwrap_or_default();
-        // Code that merely starts like an EIP-7702 delegation but is not one
-        // (possible in imported pre-states) is ordinary legacy code.
-        Ok(Bytecode::new_raw_checked(bytes.clone()).unwrap_or_else(|_| Bytecode::new_legacy(bytes)))
+        Ok(bytecode(self.state.code(&code_hash).unwrap_or_default()))
     }
 
     fn storage_ref(

@@ -8,23 +8,22 @@
 use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Decodable2718;
 use alloy_evm::FromRecoveredTx;
-use alloy_primitives::B256;
 use alloy_primitives::U256;
-use alloy_rpc_types_trace::geth::GethDebugTracingOptions;
+use alloy_primitives::{B256, keccak256};
+use alloy_rpc_types_trace::geth::{GethDebugTracingOptions, GethTrace};
 use evm_canister_api::{AccountEdit, BlockTag, CallArgs, CallError, QueryError};
 use ic_stable_structures::Memory;
 use revm::DatabaseCommit;
 use revm::DatabaseRef;
-use revm::bytecode::Bytecode;
 use revm::context::TxEnv;
 use revm::database::CacheDB;
 
 use crate::chain::Chain;
 use crate::chain::checks_nonce;
-use crate::evm::{self, Mode, TraceError};
+use crate::evm::{self, BlockContext, Mode, TraceError};
+use crate::state::StateAt;
 
-/// Largest trace a query returns: a canister's reply is at most 3 MiB.
-pub const MAX_TRACE_BYTES: usize = 3 * 1024 * 1024 - 64 * 1024;
+use evm_canister_api::MAX_TRACE_BYTES;
 
 impl<M: Memory> Chain<M> {
     /// The trace of an included transaction as geth's tracer `options`
@@ -37,43 +36,59 @@ impl<M: Memory> Chain<M> {
     ) -> Result<Option<String>, QueryError> {
         let options = parse_options(options)?;
         let Some(target) = self.transactions.get(&hash.0) else { return Ok(None) };
-        let number = target.block_number;
+        let mut replay = self.replay_block(target.block_number)?;
+        for (hash, env) in std::mem::take(&mut replay.txs).into_iter().take(target.index as usize) {
+            replay.execute(hash, env)?;
+        }
+        let env = tx_env(&target.raw, target.from)?;
+        let trace = replay.trace(hash, env, options)?;
+        to_json(&trace).map(Some)
+    }
+
+    /// The trace of every transaction of a block, in order, as JSON pairs
+    /// of hash and trace (`debug_traceBlockByNumber` / `ByHash`). The block
+    /// is replayed once, and as one query, so the traces are of one chain.
+    pub fn trace_block(
+        &self,
+        tag: BlockTag,
+        options: &str,
+    ) -> Result<Vec<(B256, String)>, QueryError> {
+        let options = parse_options(options)?;
+        let number = self.resolve(tag)?;
+        let mut replay = self.replay_block(number)?;
+        let txs = std::mem::take(&mut replay.txs);
+        let mut traces = Vec::with_capacity(txs.len());
+        let mut bytes = 0;
+        for (hash, env) in txs {
+            let json = to_json(&replay.trace(hash, env, options.clone())?)?;
+            bytes += json.len();
+            if bytes > MAX_TRACE_BYTES {
+                return Err(too_large(bytes));
+            }
+            traces.push((hash, json));
+        }
+        Ok(traces)
+    }
+
+    /// The state block `number` started from — the state after its parent
+    /// and the controller's edits recorded in it (made before any of its
+    /// transactions ran) — and the block's transactions.
+    fn replay_block(&self, number: u64) -> Result<Replay<'_, M>, QueryError> {
         let header = self.header(number);
-        let context = Self::block_context(&header);
-        // The state before the block, the controller's edits recorded in it
-        // (made before any of its transactions ran), then the block's
-        // earlier transactions.
-        let mut db = CacheDB::new(self.state_at(Some(number - 1)));
+        // (A genesis block has no transactions: the state it reads is moot.)
+        let mut db = CacheDB::new(self.state_at(Some(number.saturating_sub(1))));
         for entry in self.edits.range((number, 0)..=(number, u64::MAX)) {
             let edit: AccountEdit =
                 candid::decode_one(&entry.value()).expect("a logged edit decodes");
             apply_edit(&mut db, &edit);
         }
-        let block = self.blocks.get(&number).expect("an included transaction's block exists");
-        for earlier in block.transactions.iter().take(target.index as usize) {
-            let stored = self.transactions.get(&earlier.0).expect("a block's transactions exist");
-            let env = tx_env(&stored.raw, stored.from)?;
-            // Impersonated senders may have code; valid signed ones never do.
-            let executed =
-                evm::execute(&db, self.chain_id(), self.spec(), &context, env, Mode::Impersonated)
-                    .map_err(|e| replay_failed(*earlier, e))?;
-            db.commit(executed.state);
+        let block = self.blocks.get(&number).expect("a resolved block exists");
+        let mut txs = Vec::with_capacity(block.transactions.len());
+        for hash in &block.transactions {
+            let stored = self.transactions.get(&hash.0).expect("a block's transactions exist");
+            txs.push((*hash, tx_env(&stored.raw, stored.from)?));
         }
-        let env = tx_env(&target.raw, target.from)?;
-        let trace = evm::trace(
-            &db,
-            self.chain_id(),
-            self.spec(),
-            &context,
-            env,
-            Mode::Impersonated,
-            options,
-        )
-        .map_err(|e| match e {
-            TraceError::Tx(e) => replay_failed(hash, e),
-            TraceError::Options(message) => QueryError::InvalidArgument(message),
-        })?;
-        to_json(&trace).map(Some)
+        Ok(Replay { chain: self, context: Self::block_context(&header), db, txs })
     }
 
     /// The trace of a message executed at `tag` (`debug_traceCall`).
@@ -90,12 +105,70 @@ impl<M: Memory> Chain<M> {
         let tx = self.call_tx(args, &context, &state)?;
         let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
         let mode = Mode::Call { check_nonce: checks_nonce(args, tag), check_base_fee };
-        let trace = evm::trace(&state, self.chain_id(), self.spec(), &context, tx, mode, options)
-            .map_err(|e| match e {
-            TraceError::Tx(e) => CallError::Tx(e),
-            TraceError::Options(message) => CallError::Query(QueryError::InvalidArgument(message)),
-        })?;
+        let (trace, _) =
+            evm::trace(&state, self.chain_id(), self.spec(), &context, tx, mode, options).map_err(
+                |e| match e {
+                    TraceError::Tx(e) => CallError::Tx(e),
+                    TraceError::Options(message) => {
+                        CallError::Query(QueryError::InvalidArgument(message))
+                    }
+                },
+            )?;
         to_json(&trace).map_err(CallError::Query)
+    }
+}
+
+/// A block being executed again, transaction by transaction, on a cache
+/// over the state before it; nothing is written.
+struct Replay<'a, M: Memory> {
+    chain: &'a Chain<M>,
+    context: BlockContext,
+    db: CacheDB<StateAt<'a, M, Chain<M>>>,
+    /// The block's transactions, to execute in order.
+    txs: Vec<(B256, TxEnv)>,
+}
+
+impl<M: Memory> Replay<'_, M> {
+    /// Executes the next transaction.
+    fn execute(&mut self, hash: B256, env: TxEnv) -> Result<(), QueryError> {
+        let chain = self.chain;
+        // Impersonated senders may have code; valid signed ones never do.
+        let executed = evm::execute(
+            &self.db,
+            chain.chain_id(),
+            chain.spec(),
+            &self.context,
+            env,
+            Mode::Impersonated,
+        )
+        .map_err(|e| replay_failed(hash, e))?;
+        self.db.commit(executed.state);
+        Ok(())
+    }
+
+    /// Executes the next transaction under a tracer.
+    fn trace(
+        &mut self,
+        hash: B256,
+        env: TxEnv,
+        options: GethDebugTracingOptions,
+    ) -> Result<GethTrace, QueryError> {
+        let chain = self.chain;
+        let (trace, state) = evm::trace(
+            &self.db,
+            chain.chain_id(),
+            chain.spec(),
+            &self.context,
+            env,
+            Mode::Impersonated,
+            options,
+        )
+        .map_err(|e| match e {
+            TraceError::Tx(e) => replay_failed(hash, e),
+            TraceError::Options(message) => QueryError::InvalidArgument(message),
+        })?;
+        self.db.commit(state);
+        Ok(trace)
     }
 }
 
@@ -111,9 +184,9 @@ fn apply_edit<DB: DatabaseRef>(db: &mut CacheDB<DB>, edit: &AccountEdit) {
         info.nonce = nonce;
     }
     if let Some(code) = &edit.code {
-        let code = Bytecode::new_raw(code.to_vec().into());
-        info.code_hash = code.hash_slow();
-        info.code = Some(code);
+        info.code_hash =
+            if code.is_empty() { alloy_primitives::KECCAK256_EMPTY } else { keccak256(code) };
+        info.code = Some(crate::state::bytecode(code.to_vec().into()));
     }
     db.insert_account_info(address, info);
     for (slot, value) in &edit.storage {
@@ -146,11 +219,14 @@ fn to_json(trace: &impl serde::Serialize) -> Result<String, QueryError> {
     let json = serde_json::to_string(trace)
         .map_err(|e| QueryError::InvalidArgument(format!("the trace does not serialise: {e}")))?;
     if json.len() > MAX_TRACE_BYTES {
-        return Err(QueryError::LimitExceeded(format!(
-            "the trace is {} bytes, more than a canister reply carries ({MAX_TRACE_BYTES}); \
-             trace with {{\"disableStack\": true}}, a \"limit\", or the callTracer",
-            json.len()
-        )));
+        return Err(too_large(json.len()));
     }
     Ok(json)
+}
+
+fn too_large(bytes: usize) -> QueryError {
+    QueryError::LimitExceeded(format!(
+        "the trace is {bytes} bytes, more than a canister reply carries ({MAX_TRACE_BYTES}); \
+         trace with {{\"disableStack\": true}}, a \"limit\", or the callTracer"
+    ))
 }

@@ -262,7 +262,7 @@ impl Canister {
         system: SystemState,
         env: &MessageEnv,
     ) -> Result<Self, InstallError> {
-        let mut store = Store::new(module.engine(), StoreData { system, ..StoreData::default() });
+        let mut store = new_store(&module, system);
         let limits = host.limits();
         let instance = instantiate(&mut store, &module, env, limits.install)?;
         let mut canister = Self {
@@ -507,7 +507,7 @@ impl Canister {
         globals: Vec<Val>,
         system: SystemState,
     ) -> Result<Self, InstallError> {
-        let mut store = Store::new(module.engine(), StoreData::default());
+        let mut store = new_store(&module, SystemState::default());
         let limits = host.limits();
         let env = MessageEnv::default();
         let instance = instantiate_with(&mut store, &module, &env, limits.install, false)?;
@@ -613,6 +613,12 @@ impl Canister {
             globals: self.committed.globals.clone(),
         };
         Some(state.hash())
+    }
+
+    /// Bytes of linear memory the canister's store holds, over all the
+    /// instances it has had: one heap's worth unless memory leaks.
+    pub fn allocated_memory(&self) -> u64 {
+        self.store.data().allocated.bytes
     }
 
     fn live_heap(&self) -> &[u8] {
@@ -766,11 +772,16 @@ impl Canister {
             self.committed.heap.restore(memory.data_mut(&mut self.store));
         } else {
             // Linear memory cannot shrink: start a fresh instance and give it
-            // the committed heap.
+            // the committed heap. It goes in a fresh store, dropping the old
+            // one: a store frees none of its instances before it is dropped,
+            // so re-instantiating into it would keep every discarded heap.
             let env = MessageEnv::default();
+            let system = std::mem::take(&mut self.store.data_mut().system);
+            let mut store = new_store(&self.module, system);
             self.instance =
-                instantiate_with(&mut self.store, &self.module, &env, self.limits.install, false)
+                instantiate_with(&mut store, &self.module, &env, self.limits.install, false)
                     .expect("a module that instantiated once instantiates again");
+            self.store = store;
             let memory = self.store.data().memory.expect("the module has a memory");
             let grow = self.committed.heap.len() as u64 - memory.data_size(&self.store) as u64;
             memory
@@ -780,6 +791,13 @@ impl Canister {
         }
         self.write_globals();
     }
+}
+
+/// A store for instances of `module`, holding `system`.
+fn new_store(module: &CanisterModule, system: SystemState) -> Store<StoreData> {
+    let mut store = Store::new(module.engine(), StoreData { system, ..StoreData::default() });
+    store.limiter(|data| &mut data.allocated);
+    store
 }
 
 /// Instantiates `module`, running its `start` function if it has one.

@@ -117,12 +117,16 @@ impl Host {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let digest = Sha256::digest(wasm);
         let path = dir.join(format!("{}-{:016x}.cwasm", hex(&digest[..16]), hasher.finish()));
-        if path.exists() {
-            // SAFETY: the file was written below by `Module::serialize` of an
-            // engine with the same compatibility hash (it is in the name), and
-            // the cache directory belongs to this host.
-            if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
-                return Ok(module);
+        if cached_intact(&path) {
+            // SAFETY: the file is what `Module::serialize` of an engine with
+            // the same compatibility hash (it is in the name) wrote: its
+            // SHA-256 is the one recorded beside it, so it is neither
+            // truncated nor corrupted. wasmtime still checks that it fits
+            // this engine. (Mapping the file, rather than deserialising a
+            // copy, lets wasmtime initialise heaps from the mapping.)
+            match unsafe { Module::deserialize_file(engine, &path) } {
+                Ok(module) => return Ok(module),
+                Err(error) => tracing::warn!("recompiling: {}: {error:#}", path.display()),
             }
         }
         let module = compile()?;
@@ -130,13 +134,36 @@ impl Host {
         if let Ok(bytes) = module.serialize()
             && std::fs::create_dir_all(dir).is_ok()
         {
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            if std::fs::write(&tmp, bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
-            }
+            let digest = Sha256::digest(&bytes);
+            let _ = write_atomically(&checksum_path(&path), hex(&digest).as_bytes())
+                .and_then(|()| write_atomically(&path, &bytes));
         }
         Ok(module)
     }
+}
+
+/// Where the SHA-256 of a cached compiled module is kept, as hex.
+fn checksum_path(cached: &std::path::Path) -> std::path::PathBuf {
+    cached.with_extension("cwasm.sha256")
+}
+
+/// Whether the compiled module cached at `path` is there and intact: a
+/// truncated, corrupted or foreign file must never reach wasmtime, whose
+/// deserialisation trusts its input; it is recompiled instead.
+fn cached_intact(path: &std::path::Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    let recorded = std::fs::read(checksum_path(path)).unwrap_or_default();
+    let intact = recorded == hex(&Sha256::digest(&bytes)).as_bytes();
+    if !intact {
+        tracing::warn!("recompiling: the cached module {} is corrupt", path.display());
+    }
+    intact
+}
+
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -205,6 +232,40 @@ mod tests {
     use super::*;
     use crate::system_api::{API, ApiType};
     use wasmtime::{Store, ValType};
+
+    const MODULE: &str = r#"(module (func (export "canister_update f")))"#;
+
+    /// A truncated or corrupted cache file is recompiled, never loaded, and
+    /// replaced by a good one.
+    #[test]
+    fn a_damaged_module_cache_is_recompiled() {
+        let dir = std::env::temp_dir().join(format!("cevm-cache-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let host = Host::new(HostConfig { cache_dir: Some(dir.clone()), ..HostConfig::default() })
+            .unwrap();
+        let wasm = wat::parse_str(MODULE).unwrap();
+        host.compile(&wasm).unwrap();
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|e| e == "cwasm"))
+            .unwrap();
+        let good = std::fs::read(&file).unwrap();
+        assert!(cached_intact(&file));
+
+        let mut flipped = good.clone();
+        let at = flipped.len() / 2;
+        flipped[at] ^= 0x40;
+        for damaged in [good[..good.len() / 3].to_vec(), flipped, Vec::new()] {
+            std::fs::write(&file, &damaged).unwrap();
+            assert!(!cached_intact(&file));
+            assert!(host.compile(&wasm).unwrap().exports("canister_update f"));
+            assert!(cached_intact(&file), "the cache is rewritten");
+        }
+        std::fs::remove_file(checksum_path(&file)).unwrap();
+        assert!(!cached_intact(&file), "a module without its checksum is not trusted");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// Every function of the specification's table is registered with exactly
     /// its signature: `I` = i32 for wasm32, i64 for wasm64.

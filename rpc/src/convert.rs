@@ -94,6 +94,8 @@ pub fn log_filter(filter: &Filter) -> LogFilter {
         block_hash,
         addresses: filter.address.iter().map(|a| (*a).into()).collect(),
         topics: filter.topics.iter().map(|set| set.iter().map(|t| (*t).into()).collect()).collect(),
+        max_blocks: None,
+        max_logs: None,
     }
 }
 

@@ -8,7 +8,7 @@
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::B256;
 use alloy_rpc_types_eth::TransactionRequest;
-use evm_canister_api::BlockTag;
+use evm_canister_api::{BlockTag, QueryError};
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
 use serde::Serialize;
@@ -75,25 +75,43 @@ fn parse(json: String) -> RpcResult<Value> {
         .map_err(|e| error::internal(format!("the canister's trace is not JSON: {e}")))
 }
 
+/// Refuses a trace (or the traces of a block) of `bytes` bytes beyond
+/// `--max-trace-bytes`.
+fn check_size(bytes: usize, limit: usize) -> RpcResult<()> {
+    if bytes > limit {
+        return Err(error::limit_exceeded(format!(
+            "the trace is {bytes} bytes, more than --max-trace-bytes ({limit}); trace with \
+             {{\"disableStack\": true}}, a \"limit\", or the callTracer"
+        )));
+    }
+    Ok(())
+}
+
 impl EthRpc {
     async fn trace_tx(&self, hash: B256, options: String) -> RpcResult<Value> {
         let trace = self.node().run(move |node| node.trace_transaction(hash.into(), options));
         match trace.await?.map_err(|e| error::query_error(&e))? {
-            Some(json) => parse(json),
+            Some(json) => {
+                check_size(json.len(), self.node().limits().max_trace_bytes)?;
+                parse(json)
+            }
             None => Err(error::server_error(format!("transaction {hash} not found"))),
         }
     }
 
     async fn trace_block(&self, tag: BlockTag, options: Option<Value>) -> RpcResult<Vec<TxTrace>> {
         let options = options_json(options)?;
-        let block = self.node().run(move |node| node.block(tag, false)).await?;
-        let block = block.ok_or_else(|| error::server_error("block not found"))?;
-        let mut traces = Vec::with_capacity(block.transactions.len());
-        for hash in block.transactions {
-            let result = self.trace_tx(hash.0, options.clone()).await?;
-            traces.push(TxTrace { tx_hash: hash.0, result });
-        }
-        Ok(traces)
+        let traces = self.node().run(move |node| node.trace_block(tag, options)).await?;
+        let traces = traces.map_err(|e| match e {
+            QueryError::BlockNotFound => error::server_error("block not found"),
+            other => error::query_error(&other),
+        })?;
+        let bytes = traces.iter().map(|(_, json)| json.len()).sum();
+        check_size(bytes, self.node().limits().max_trace_bytes)?;
+        traces
+            .into_iter()
+            .map(|(hash, json)| Ok(TxTrace { tx_hash: hash.0, result: parse(json)? }))
+            .collect()
     }
 }
 
@@ -113,7 +131,9 @@ impl DebugApiServer for EthRpc {
         let args = convert::call_args(request)?;
         let tag = convert::block_tag(block);
         let trace = self.node().run(move |node| node.trace_call(args, tag, options)).await?;
-        parse(trace.map_err(|e| error::call_error(&e))?)
+        let json = trace.map_err(|e| error::call_error(&e))?;
+        check_size(json.len(), self.node().limits().max_trace_bytes)?;
+        parse(json)
     }
 
     async fn trace_block_by_number(

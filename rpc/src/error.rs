@@ -41,6 +41,11 @@ pub fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
     error(SERVER_ERROR, message)
 }
 
+/// A request beyond one of the node's limits (`-32005`).
+pub fn limit_exceeded(message: impl Into<String>) -> ErrorObjectOwned {
+    error(LIMIT_EXCEEDED, message)
+}
+
 pub fn internal(message: impl Into<String>) -> ErrorObjectOwned {
     error(INTERNAL_ERROR, message)
 }
@@ -95,7 +100,7 @@ pub fn query_error(err: &QueryError) -> ErrorObjectOwned {
     match err {
         QueryError::BlockNotFound => error(NOT_FOUND, "header not found"),
         QueryError::InvalidArgument(message) => invalid_params(message.clone()),
-        QueryError::LimitExceeded(message) => error(LIMIT_EXCEEDED, message.clone()),
+        QueryError::LimitExceeded(message) => limit_exceeded(message.clone()),
     }
 }
 

@@ -16,7 +16,7 @@ use alloy_rpc_types_eth::{
 use alloy_serde::{JsonStorageKey, WithOtherFields};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use evm_canister_api::{BlockTag, CallArgs, CallOutcome, Estimate, ReceiptView};
+use evm_canister_api::{BlockTag, CallArgs, CallOutcome, Estimate, ReceiptView, SubmitResult};
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
@@ -26,6 +26,7 @@ use tokio::sync::broadcast;
 use crate::convert;
 use crate::error::{self, internal, invalid_params};
 use crate::filters::{FilterError, FilterKind, Filters};
+use crate::limits::Limits;
 use crate::node::{Node, NodeError, TxCost};
 
 /// A transaction receipt with the node's extra fields (`wasmInstructions`,
@@ -73,19 +74,30 @@ pub struct NodeHandle {
     impersonated: Arc<Mutex<HashSet<Address>>>,
     /// The task producing blocks at an interval, if interval mining is on.
     interval: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    limits: Limits,
 }
 
 impl NodeHandle {
+    /// A handle with the default [`Limits`].
     pub fn new(node: Node, signers: Vec<PrivateKeySigner>) -> Self {
+        Self::with_limits(node, signers, Limits::default())
+    }
+
+    pub fn with_limits(node: Node, signers: Vec<PrivateKeySigner>, limits: Limits) -> Self {
         let (events, _) = broadcast::channel(1024);
         Self {
             node: Arc::new(Mutex::new(node)),
             signers: Arc::new(signers),
             events,
-            filters: Arc::new(Filters::default()),
+            filters: Arc::new(Filters::new(limits.max_filters)),
             impersonated: Arc::default(),
             interval: Arc::default(),
+            limits,
         }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Lets `eth_sendTransaction` send as `address` without its key.
@@ -168,9 +180,17 @@ impl NodeHandle {
     {
         let node = self.node.clone();
         tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock is a bug in the node, but every
-            // message is atomic in the canister, so the state is consistent.
-            let mut node = node.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // A panic while the lock was held is a bug, and it may have left
+            // the node's own state (journal, clock, costs) half-updated:
+            // refuse to go on with it. Restarting recovers the chain from
+            // its data directory, with nothing acknowledged lost.
+            let Ok(mut node) = node.lock() else {
+                return Err(NodeError::Failed(
+                    "an earlier request panicked while the node was in use (a bug); \
+                     restart the node, which recovers the chain from its data directory"
+                        .to_owned(),
+                ));
+            };
             f(&mut node)
         })
         .await
@@ -523,11 +543,17 @@ impl EthRpc {
             })
             .await?;
         let result = submitted.map_err(|e| error::tx_error(&e))?.result;
+        self.publish_submitted(&result);
+        Ok(result.tx_hash.0)
+    }
+
+    /// Tells subscribers and filters about an accepted transaction and the
+    /// blocks it produced.
+    fn publish_submitted(&self, result: &SubmitResult) {
         self.node.publish(ChainEvent::Transaction(result.tx_hash.0));
         if let Some(block) = result.blocks.last() {
             self.node.publish(ChainEvent::Block(block.number));
         }
-        Ok(result.tx_hash.0)
     }
 
     /// Gas for `args` at `tag`, or the error `eth_estimateGas` gives.
@@ -539,18 +565,7 @@ impl EthRpc {
     ) -> RpcResult<u64> {
         let cap = args.gas;
         let estimate = self.node.run(move |node| node.estimate_gas(args, tag, overrides)).await?;
-        match estimate.map_err(|e| error::call_error(&e))? {
-            Estimate::Gas(gas) => Ok(gas),
-            Estimate::Failure(CallOutcome::Halt { reason, gas_used })
-                if reason.contains("OutOfGas") =>
-            {
-                Err(error::server_error(format!(
-                    "gas required exceeds allowance ({})",
-                    cap.unwrap_or(gas_used)
-                )))
-            }
-            Estimate::Failure(failed) => Err(error::failed_call(&failed)),
-        }
+        gas_estimate(estimate, cap)
     }
 
     async fn block_view(
@@ -816,7 +831,9 @@ impl EthApiServer for EthRpc {
     }
 
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
-        let filter = convert::log_filter(&filter);
+        let mut filter = convert::log_filter(&filter);
+        filter.max_blocks = Some(self.node.limits.max_logs_block_range);
+        filter.max_logs = Some(self.node.limits.max_logs);
         let logs = self.node.run(move |node| node.logs(filter)).await?;
         Ok(logs.map_err(|e| error::query_error(&e))?.into_iter().map(convert::log).collect())
     }
@@ -1029,52 +1046,100 @@ impl EthApiServer for EthRpc {
         Ok(signature.as_bytes().into())
     }
 
-    async fn send_transaction(&self, mut request: TransactionRequest) -> RpcResult<B256> {
+    async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256> {
         let from = request.from.ok_or_else(|| invalid_params("the transaction has no \"from\""))?;
         let signer = match self.node.signer(from) {
             Ok(signer) => Some(signer.clone()),
             Err(_) if self.node.is_impersonated(&from) => None,
             Err(unknown) => return Err(unknown),
         };
-        let info = self.node.run(|node| node.chain_info()).await?;
-        if request.chain_id.is_some_and(|id| id != info.chain_id) {
-            return Err(invalid_params(format!(
-                "chain id {} does not match the node's ({})",
-                request.chain_id.unwrap_or_default(),
-                info.chain_id
-            )));
+        // Filling in, signing and submitting take one turn of the node, so
+        // two sends from one account cannot be given the same nonce.
+        let submitted = self
+            .node
+            .run(move |node| Ok(fill_and_submit(node, request, from, signer.as_ref())))
+            .await??;
+        self.publish_submitted(&submitted);
+        Ok(submitted.tx_hash.0)
+    }
+}
+
+/// `eth_sendTransaction` on the node: fills in what `request` leaves out
+/// (chain id, nonce, fees, gas), signs it as `signer` (or as the
+/// impersonated `from` without a key) and submits it.
+fn fill_and_submit(
+    node: &mut Node,
+    mut request: TransactionRequest,
+    from: Address,
+    signer: Option<&PrivateKeySigner>,
+) -> RpcResult<SubmitResult> {
+    let node_error = |e: NodeError| error::node_error(&e);
+    let info = node.chain_info().map_err(node_error)?;
+    if request.chain_id.is_some_and(|id| id != info.chain_id) {
+        return Err(invalid_params(format!(
+            "chain id {} does not match the node's ({})",
+            request.chain_id.unwrap_or_default(),
+            info.chain_id
+        )));
+    }
+    request.chain_id = Some(info.chain_id);
+    if request.nonce.is_none() {
+        let account = node.account(from.into(), BlockTag::Pending).map_err(node_error)?;
+        request.nonce = Some(account.map_err(|e| error::query_error(&e))?.nonce);
+    }
+    if request.gas_price.is_none() && request.max_fee_per_gas.is_none() {
+        let priority =
+            request.max_priority_fee_per_gas.unwrap_or(u128::from(SUGGESTED_PRIORITY_FEE));
+        request.max_priority_fee_per_gas = Some(priority);
+        // Room for the base fee to double, as wallets do.
+        request.max_fee_per_gas = Some(info.next_base_fee.0.to::<u128>() * 2 + priority);
+    }
+    if request.gas.is_none() {
+        // The pending state does not include the pool, so a nonce after
+        // pooled transactions would not be the state's next one.
+        let args = CallArgs { nonce: None, ..convert::call_args(request.clone())? };
+        let cap = args.gas;
+        let estimate =
+            node.estimate_gas(args, BlockTag::Pending, Vec::new()).map_err(node_error)?;
+        request.gas = Some(gas_estimate(estimate, cap)?);
+    }
+    request.to.get_or_insert(TxKind::Create);
+    let tx = request.build_typed_tx().map_err(|request| {
+        invalid_params(format!("incomplete transaction: {:?}", request.missing_keys()))
+    })?;
+    let submitted = match signer {
+        Some(signer) => {
+            let signature = signer
+                .sign_hash_sync(&tx.signature_hash())
+                .map_err(|e| internal(format!("signing failed: {e}")))?;
+            let raw = TxEnvelope::from(tx.into_signed(signature)).encoded_2718();
+            node.send_raw_transaction(&raw)
         }
-        request.chain_id = Some(info.chain_id);
-        if request.nonce.is_none() {
-            let account = self.node.run(move |node| node.account(from.into(), BlockTag::Pending));
-            request.nonce = Some(account.await?.map_err(|e| error::query_error(&e))?.nonce);
-        }
-        if request.gas_price.is_none() && request.max_fee_per_gas.is_none() {
-            let priority =
-                request.max_priority_fee_per_gas.unwrap_or(u128::from(SUGGESTED_PRIORITY_FEE));
-            request.max_priority_fee_per_gas = Some(priority);
-            // Room for the base fee to double, as wallets do.
-            request.max_fee_per_gas = Some(info.next_base_fee.0.to::<u128>() * 2 + priority);
-        }
-        if request.gas.is_none() {
-            // The pending state does not include the pool, so a nonce
-            // after pooled transactions would not be the state's next one.
-            let args = CallArgs { nonce: None, ..convert::call_args(request.clone())? };
-            request.gas = Some(self.estimate(args, BlockTag::Pending, Vec::new()).await?);
-        }
-        request.to.get_or_insert(TxKind::Create);
-        let tx = request.build_typed_tx().map_err(|request| {
-            invalid_params(format!("incomplete transaction: {:?}", request.missing_keys()))
-        })?;
-        let Some(signer) = signer else {
+        None => {
             let envelope = TxEnvelope::from(tx.into_signed(impersonation_signature(from)));
-            return self.submit_as(envelope.encoded_2718(), Some(from)).await;
-        };
-        let signature = signer
-            .sign_hash_sync(&tx.signature_hash())
-            .map_err(|e| internal(format!("signing failed: {e}")))?;
-        let envelope = TxEnvelope::from(tx.into_signed(signature));
-        self.submit(envelope.encoded_2718()).await
+            node.send_impersonated(&envelope.encoded_2718(), from.into())
+        }
+    };
+    Ok(submitted.map_err(node_error)?.map_err(|e| error::tx_error(&e))?.result)
+}
+
+/// The gas `eth_estimateGas` answers for `estimate`, or its error; `cap`
+/// is the gas the caller allowed, if any.
+fn gas_estimate(
+    estimate: Result<Estimate, evm_canister_api::CallError>,
+    cap: Option<u64>,
+) -> RpcResult<u64> {
+    match estimate.map_err(|e| error::call_error(&e))? {
+        Estimate::Gas(gas) => Ok(gas),
+        Estimate::Failure(CallOutcome::Halt { reason, gas_used })
+            if reason.contains("OutOfGas") =>
+        {
+            Err(error::server_error(format!(
+                "gas required exceeds allowance ({})",
+                cap.unwrap_or(gas_used)
+            )))
+        }
+        Estimate::Failure(failed) => Err(error::failed_call(&failed)),
     }
 }
 

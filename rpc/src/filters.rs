@@ -16,9 +16,6 @@ use alloy_rpc_types_eth::Filter;
 /// How long a filter lives without being polled (geth's `filterTimeout`).
 pub const FILTER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
-/// Most filters installed at once; more is an error, not unbounded memory.
-pub const MAX_FILTERS: usize = 10_000;
-
 /// Most pending-transaction hashes a filter buffers between polls.
 const MAX_PENDING: usize = 100_000;
 
@@ -39,9 +36,11 @@ struct Installed {
 }
 
 /// The installed filters of a node.
-#[derive(Default)]
 pub struct Filters {
     inner: Mutex<Inner>,
+    /// Most filters installed at once; more is an error, not unbounded
+    /// memory.
+    max: usize,
 }
 
 #[derive(Default)]
@@ -56,17 +55,22 @@ pub enum FilterError {
     /// geth's wording, which clients match on to reinstall their filter.
     #[error("filter not found")]
     NotFound,
-    #[error("too many filters installed ({MAX_FILTERS}); uninstall some")]
-    TooMany,
+    #[error("too many filters installed ({0}, --max-filters); uninstall some")]
+    TooMany(usize),
 }
 
 impl Filters {
+    /// No filters, and room for `max`.
+    pub fn new(max: usize) -> Self {
+        Self { inner: Mutex::default(), max }
+    }
+
     /// Installs a filter; returns its id.
     pub fn install(&self, kind: FilterKind, now: Instant) -> Result<U128, FilterError> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.expire(now);
-        if inner.filters.len() >= MAX_FILTERS {
-            return Err(FilterError::TooMany);
+        if inner.filters.len() >= self.max {
+            return Err(FilterError::TooMany(self.max));
         }
         inner.next_id += 1;
         let id = inner.next_id;
@@ -147,7 +151,7 @@ mod tests {
 
     #[test]
     fn filters_get_distinct_ids_and_can_be_uninstalled_once() {
-        let filters = Filters::default();
+        let filters = Filters::new(10);
         let now = Instant::now();
         let a = filters.install(FilterKind::Blocks { next: 1 }, now).unwrap();
         let b = filters.install(FilterKind::Blocks { next: 1 }, now).unwrap();
@@ -160,7 +164,7 @@ mod tests {
 
     #[test]
     fn an_unpolled_filter_expires_and_polling_keeps_it_alive() {
-        let filters = Filters::default();
+        let filters = Filters::new(10);
         let start = Instant::now();
         let kept = filters.install(FilterKind::Blocks { next: 1 }, start).unwrap();
         let dropped = filters.install(FilterKind::Blocks { next: 1 }, start).unwrap();
@@ -173,7 +177,7 @@ mod tests {
 
     #[test]
     fn pending_filters_collect_hashes_until_polled() {
-        let filters = Filters::default();
+        let filters = Filters::new(10);
         let now = Instant::now();
         let id = filters.install(FilterKind::PendingTransactions(Vec::new()), now).unwrap();
         let blocks = filters.install(FilterKind::Blocks { next: 1 }, now).unwrap();
@@ -186,5 +190,18 @@ mod tests {
         assert_eq!(filters.poll(id, now, drain).unwrap().len(), 2);
         assert!(filters.poll(id, now, drain).unwrap().is_empty());
         assert!(matches!(filters.get(blocks, now).unwrap(), FilterKind::Blocks { next: 1 }));
+    }
+
+    #[test]
+    fn installing_beyond_the_limit_is_refused_until_one_goes() {
+        let filters = Filters::new(2);
+        let now = Instant::now();
+        let a = filters.install(FilterKind::Blocks { next: 1 }, now).unwrap();
+        filters.install(FilterKind::Blocks { next: 1 }, now).unwrap();
+        let refused = filters.install(FilterKind::Blocks { next: 1 }, now).unwrap_err();
+        assert_eq!(refused, FilterError::TooMany(2));
+        assert!(refused.to_string().contains("--max-filters"));
+        assert!(filters.uninstall(a, now));
+        assert!(filters.install(FilterKind::Blocks { next: 1 }, now).is_ok());
     }
 }

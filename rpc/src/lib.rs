@@ -30,11 +30,13 @@ pub mod dev;
 pub mod error;
 pub mod eth;
 pub mod filters;
+pub mod limits;
 pub mod node;
 pub mod pubsub;
 pub mod server;
 pub mod statetest;
 pub mod storage;
+pub mod transport;
 
 /// The EVM canister's wasm module, built from `evm-canister`.
 pub const CANISTER_WASM: &[u8] = evm_canister_wasm::WASM;

@@ -8,6 +8,7 @@ use alloy_primitives::{U256, hex};
 use anyhow::{Context as _, bail};
 use canister_evm::dev::{DERIVATION_PATH, DevChain, TEST_MNEMONIC};
 use canister_evm::eth::NodeHandle;
+use canister_evm::limits::Limits;
 use canister_evm::node::{Clock, Node, NodeConfig};
 use canister_evm::statetest;
 use canister_host::{Compiler, HostConfig};
@@ -82,6 +83,52 @@ struct Cli {
     /// in the pool.
     #[arg(long, conflicts_with = "block_time")]
     no_mining: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// What a public endpoint needs bounded (see the README's "Limits").
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Limits")]
+struct LimitArgs {
+    /// Open WebSocket connections plus HTTP requests in flight.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections)]
+    max_connections: u32,
+    /// Subscriptions one WebSocket connection may hold.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_subscriptions_per_connection)]
+    max_subscriptions_per_connection: u32,
+    /// Polling filters installed at once, over all clients.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_filters)]
+    max_filters: usize,
+    /// Seconds one request (or batch) may take before it is answered with
+    /// a timeout error.
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().request_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout: u64,
+    /// Blocks one eth_getLogs may scan (at most the canister's 100,000).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_logs_block_range)]
+    max_logs_block_range: u64,
+    /// Logs one eth_getLogs may return (at most the canister's 10,000).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_logs)]
+    max_logs: u64,
+    /// Bytes of one trace as JSON (at most what a canister reply carries,
+    /// 3 MiB less 64 KiB).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_trace_bytes)]
+    max_trace_bytes: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections,
+            max_subscriptions_per_connection: self.max_subscriptions_per_connection,
+            max_filters: self.max_filters,
+            request_timeout: std::time::Duration::from_secs(self.request_timeout),
+            max_logs_block_range: self.max_logs_block_range,
+            max_logs: self.max_logs,
+            max_trace_bytes: self.max_trace_bytes,
+            ..Limits::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,7 +361,7 @@ async fn main() -> anyhow::Result<()> {
     if node.mining_mode()?.automine != automine {
         node.set_automine(automine)?;
     }
-    let handle = NodeHandle::new(node, signers);
+    let handle = NodeHandle::with_limits(node, signers, cli.limits.limits());
     match cli.block_time {
         Some(seconds) => {
             handle.set_interval_mining(Some(std::time::Duration::from_secs(seconds)));
@@ -330,6 +377,14 @@ async fn main() -> anyhow::Result<()> {
     // Catch the signals before saying we listen: a supervisor (or a test)
     // may stop the node the moment it reads that line.
     let shutdown = shutdown_signal()?;
+    if !cli.host.is_loopback() {
+        eprintln!(
+            "WARNING: listening on {} — beyond this machine. The development accounts' \
+             private keys are public (the test mnemonic): anyone who reaches this port can \
+             spend their funds and sign as them.",
+            cli.host
+        );
+    }
     println!("\nListening on {addr}");
 
     shutdown.await;

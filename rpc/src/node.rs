@@ -48,6 +48,8 @@ pub enum NodeError {
     Storage(String),
     #[error("the canister's answers disagree: {0}")]
     Inconsistent(String),
+    #[error("the node has failed: {0}")]
+    Failed(String),
 }
 
 /// How to start a node.
@@ -139,6 +141,14 @@ pub struct Node {
     costs: HashMap<B256, TxCost>,
     /// The clock as each snapshot found it: (offset, next block time).
     snapshot_clocks: HashMap<u64, (u64, Option<u64>)>,
+}
+
+/// What kind of message a time is for (see [`Node::env`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Message {
+    Query,
+    Update,
+    Upgrade,
 }
 
 /// The principal the node calls its canister as: the canister's controller,
@@ -334,18 +344,28 @@ impl Node {
         }
     }
 
-    /// The environment of the next message. An update uses the timestamp
-    /// set by [`Node::set_next_block_time`], until a block is produced.
-    fn env(&mut self, update: bool) -> MessageEnv {
+    /// The environment of the next message. Only updates and upgrades
+    /// move the clock: a query sees the time an update would see now,
+    /// without taking it, so how often clients poll does not change block
+    /// timestamps. An update uses the timestamp set by
+    /// [`Node::set_next_block_time`], until a block is produced.
+    fn env(&mut self, message: Message) -> MessageEnv {
         let natural = match self.clock {
             Clock::System => now().saturating_add(self.time_offset).max(self.last_time + 1),
             Clock::Manual { step, .. } => self.last_time + step,
         };
-        self.last_time = match self.next_time {
-            Some(next) if update => next.max(self.last_time + 1),
-            _ => natural,
+        let time = match (message, self.next_time) {
+            (Message::Query, _) => match self.clock {
+                Clock::System => natural,
+                Clock::Manual { .. } => self.last_time,
+            },
+            (Message::Update, Some(next)) => next.max(self.last_time + 1),
+            (Message::Update | Message::Upgrade, _) => natural,
         };
-        MessageEnv { caller: self.caller.clone(), time: self.last_time }
+        if message != Message::Query {
+            self.last_time = time;
+        }
+        MessageEnv { caller: self.caller.clone(), time }
     }
 
     /// A block was produced at `time`: a pending next timestamp is used up,
@@ -360,9 +380,10 @@ impl Node {
     /// returns the total offset from the wall clock, in seconds.
     pub fn increase_time(&mut self, seconds: u64) -> u64 {
         let nanos = seconds.saturating_mul(1_000_000_000);
-        match self.clock {
-            Clock::System => self.time_offset = self.time_offset.saturating_add(nanos),
-            Clock::Manual { .. } => self.last_time = self.last_time.saturating_add(nanos),
+        self.time_offset = self.time_offset.saturating_add(nanos);
+        if let Clock::Manual { .. } = self.clock {
+            // The manual clock is the last message's time: move that.
+            self.last_time = self.last_time.saturating_add(nanos);
         }
         self.time_offset / 1_000_000_000
     }
@@ -468,7 +489,7 @@ impl Node {
         R: CandidType + DeserializeOwned,
     {
         let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
-        let env = self.env(false);
+        let env = self.env(Message::Query);
         let execution = self.canister.query(method, &arg, &env)?;
         if let Some((_, verifier)) = &mut self.verifier {
             let check = verifier.query(method, &arg, &env)?;
@@ -532,7 +553,7 @@ impl Node {
         if let Some(failure) = &self.failed {
             return Err(NodeError::Storage(failure.clone()));
         }
-        let env = self.env(true);
+        let env = self.env(Message::Update);
         let seq =
             self.with_store(|store, _, _| store.log_update(env.time, &env.caller, method, arg))?;
         let execution = match self.execute_update(method, arg, &env) {
@@ -632,7 +653,7 @@ impl Node {
         if let Some(failure) = &self.failed {
             return Err(NodeError::Storage(failure.clone()));
         }
-        let env = self.env(false);
+        let env = self.env(Message::Upgrade);
         self.with_store(|store, _, _| store.log_upgrade(env.time, &env.caller, wasm, arg))?;
         let result = self.execute_upgrade(wasm, arg, &env);
         // Checkpoint now: the heap is all new.
@@ -731,6 +752,15 @@ impl Node {
         self.query("trace_transaction", (hash, options))
     }
 
+    /// The geth traces of every transaction of a block, in order, as JSON.
+    pub fn trace_block(
+        &mut self,
+        block: BlockTag,
+        options: String,
+    ) -> Result<Result<Vec<(Hash, String)>, QueryError>, NodeError> {
+        self.query("trace_block", (block, options))
+    }
+
     /// The geth trace of a message executed at `block`, as JSON.
     pub fn trace_call(
         &mut self,
@@ -771,7 +801,7 @@ impl Node {
 
     /// Calls a query method by name with Candid bytes (for tools and tests).
     pub fn query_raw(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>, NodeError> {
-        let env = self.env(false);
+        let env = self.env(Message::Query);
         Ok(self.canister.query(method, arg, &env)?.reply()?.to_vec())
     }
 }

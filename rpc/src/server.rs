@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use jsonrpsee::RpcModule;
+use jsonrpsee::core::middleware::RpcServiceBuilder;
 use jsonrpsee::core::traits::IdProvider;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::SubscriptionId;
@@ -15,16 +16,10 @@ use crate::eth::{
     EthApiServer, EthRpc, IcApiServer, NetApiServer, NodeHandle, PersonalApiServer, Web3ApiServer,
 };
 use crate::pubsub::EthPubSubApiServer;
-
-/// Largest request body (a batch counts as one request): 16 MiB, room for
-/// the largest contract deployments, as anvil allows.
-pub const MAX_REQUEST_BYTES: u32 = 16 * 1024 * 1024;
+use crate::transport::{HttpGuardLayer, RpcGuard};
 
 /// Largest response: big enough for any `eth_getLogs` the canister answers.
 pub const MAX_RESPONSE_BYTES: u32 = 256 * 1024 * 1024;
-
-/// Most calls in one batch.
-pub const MAX_BATCH_CALLS: u32 = 1_000;
 
 /// All namespaces the node serves, as one module (also usable without a
 /// socket, through `RpcModule::call`).
@@ -65,16 +60,25 @@ pub async fn serve(
     node: NodeHandle,
     addr: SocketAddr,
 ) -> anyhow::Result<(SocketAddr, ServerHandle)> {
+    let limits = *node.limits();
     let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any);
     let config = ServerConfig::builder()
-        .max_request_body_size(MAX_REQUEST_BYTES)
+        .max_request_body_size(limits.max_request_bytes)
         .max_response_body_size(MAX_RESPONSE_BYTES)
-        .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH_CALLS))
+        .max_connections(limits.max_connections)
+        .max_subscriptions_per_connection(limits.max_subscriptions_per_connection)
+        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_calls))
         .set_id_provider(HexIdProvider::default())
         .build();
+    let http = tower::ServiceBuilder::new()
+        .layer(cors)
+        .layer(HttpGuardLayer { max_body: limits.max_request_bytes });
+    let rpc = RpcServiceBuilder::new()
+        .layer_fn(move |service| RpcGuard::new(service, limits.request_timeout));
     let server = Server::builder()
         .set_config(config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
+        .set_http_middleware(http)
+        .set_rpc_middleware(rpc)
         .build(addr)
         .await?;
     let bound = server.local_addr()?;

@@ -19,4 +19,11 @@ mod bytes;
 mod types;
 
 pub use bytes::{Address, Hash, Wei};
+
+/// Most blocks one `get_logs` scans ([`LogFilter::max_blocks`] may lower it).
+pub const MAX_LOG_BLOCK_RANGE: u64 = 100_000;
+/// Most logs one `get_logs` returns ([`LogFilter::max_logs`] may lower it).
+pub const MAX_LOGS: u64 = 10_000;
+/// Largest trace, as JSON, a query returns: a reply is at most 3 MiB.
+pub const MAX_TRACE_BYTES: usize = 3 * 1024 * 1024 - 64 * 1024;
 pub use types::*;

@@ -432,6 +432,10 @@ pub struct LogFilter {
     pub addresses: Vec<Address>,
     /// Per position, the accepted topics; an empty list accepts any topic.
     pub topics: Vec<Vec<Hash>>,
+    /// Most blocks to scan: `MAX_LOG_BLOCK_RANGE` (100,000) if none or more.
+    pub max_blocks: Option<u64>,
+    /// Most logs to return: `MAX_LOGS` (10,000) if none or more.
+    pub max_logs: Option<u64>,
 }
 
 /// A log with where it was emitted.

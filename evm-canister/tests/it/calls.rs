@@ -304,3 +304,49 @@ fn an_access_list_lists_what_a_message_touches() {
     let outcome = dev.chain.create_access_list(&fail, BlockTag::Latest, &[], dev.now).unwrap();
     assert_eq!(outcome.error.as_deref(), Some("execution reverted"));
 }
+
+/// A message's gas is capped at the block gas limit: gas is what bounds the
+/// work a message may do, so 2^64 of it must not reach the EVM.
+#[test]
+fn call_gas_is_capped_at_the_block_gas_limit() {
+    let dev = Dev::new();
+    // GAS PUSH0 MSTORE PUSH1 32 PUSH0 RETURN: returns the gas left.
+    let gas_left = CallArgs {
+        input: alloy_primitives::hex::decode("5a5f5260205ff3").unwrap().into(),
+        gas: Some(u64::MAX),
+        ..Default::default()
+    };
+    let CallOutcome::Success { output, .. } = call(&dev, gas_left) else { panic!() };
+    let left = U256::from_be_slice(&output);
+    assert!(left < U256::from(30_000_000), "GAS read {left} with the cap at 30,000,000");
+
+    // modexp with a 4 GiB modulus: "affordable" with 2^64 gas, and its
+    // allocation would trap; with the cap it is out of gas.
+    let mut input = vec![0u8; 96];
+    input[31] = 1; // base length
+    input[63] = 1; // exponent length
+    input[91] = 1; // modulus length: 2^32
+    input.extend_from_slice(&[2, 3]);
+    let modexp = CallArgs {
+        to: Some(Address::with_last_byte(5).into()),
+        input: input.into(),
+        gas: Some(u64::MAX),
+        ..Default::default()
+    };
+    let outcome = call(&dev, modexp.clone());
+    assert!(matches!(outcome, CallOutcome::Halt { .. }), "{outcome:?}");
+    let estimate = dev.chain.estimate_gas(&modexp, BlockTag::Latest, &[], dev.now);
+    assert!(matches!(estimate, Ok(Estimate::Failure(CallOutcome::Halt { .. }))), "{estimate:?}");
+
+    // Estimates are capped the same way.
+    let transfer = CallArgs {
+        from: Some(dev.address(0).into()),
+        to: Some(Address::repeat_byte(1).into()),
+        gas: Some(u64::MAX),
+        ..Default::default()
+    };
+    assert_eq!(
+        dev.chain.estimate_gas(&transfer, BlockTag::Latest, &[], dev.now),
+        Ok(Estimate::Gas(21_000))
+    );
+}

@@ -117,3 +117,62 @@ fn a_traced_transaction_sees_the_edits_made_in_its_block() {
     assert_eq!(trace["gas"], included.gas_used);
     assert_eq!(trace["failed"], false);
 }
+
+/// Code that starts like an EIP-7702 delegation but is not one, set by an
+/// edit, is replayed as legacy code when a transaction of its block is
+/// traced (revm's `Bytecode::new_raw` panics on it).
+#[test]
+fn an_edit_with_malformed_delegation_code_replays() {
+    let mut dev = Dev::new();
+    let target = Address::repeat_byte(0x77);
+    dev.chain.edit_account(&evm_canister_api::AccountEdit {
+        address: target.into(),
+        code: Some(vec![0xef, 0x01, 0x00, 0x01].into()),
+        ..Default::default()
+    });
+    let tx = dev.tx(0, TxKind::Call(target), U256::from(1), vec![]);
+    let hash = dev.chain.submit(&dev.sign(0, tx), dev.now).unwrap().tx_hash;
+    let options = r#"{"tracer": "callTracer"}"#;
+    let trace = json(&dev.chain.trace_transaction(hash.0, options).unwrap().unwrap());
+    assert_eq!(trace["to"], format!("{target:#x}"));
+    // 0xef is an invalid opcode: the call fails, as it did when mined.
+    assert!(trace["error"].is_string(), "{trace}");
+}
+
+/// A block is traced in one replay, and each trace is the one
+/// `trace_transaction` gives for its transaction.
+#[test]
+fn a_block_trace_is_its_transactions_traces_in_order() {
+    let mut dev = Dev::new();
+    let tester = dev.deploy(0, "Tester", &[]);
+    dev.chain.set_mining_mode(MiningMode { automine: false }, dev.now);
+    let mut hashes = Vec::new();
+    for (i, value) in [5u64, 6, 7].into_iter().enumerate() {
+        let input = storeCall { key: U256::from(1), value: U256::from(value) }.abi_encode();
+        let tx = alloy_consensus::TxEip1559 {
+            nonce: 1 + i as u64,
+            ..dev.tx(0, TxKind::Call(tester), U256::ZERO, input)
+        };
+        hashes.push(dev.chain.submit(&dev.sign(0, tx), dev.now).unwrap().tx_hash);
+    }
+    let block = dev.chain.mine(dev.now);
+    let options = r#"{"tracer": "callTracer"}"#;
+    let traces = dev.chain.trace_block(BlockTag::Number(block.number), options).unwrap();
+    assert_eq!(traces.len(), 3);
+    for ((hash, trace), expected) in traces.iter().zip(&hashes) {
+        assert_eq!(hash, &expected.0);
+        let single = dev.chain.trace_transaction(expected.0, options).unwrap().unwrap();
+        assert_eq!(json(trace), json(&single));
+    }
+    // The struct logger's gas is each receipt's: every trace ran after the
+    // ones before it.
+    let traces = dev.chain.trace_block(BlockTag::Number(block.number), "{}").unwrap();
+    for ((_, trace), mined) in traces.iter().zip(&block.transactions) {
+        assert_eq!(json(trace)["gas"], mined.gas_used);
+    }
+    assert_eq!(
+        dev.chain.trace_block(BlockTag::Number(block.number + 1), "{}"),
+        Err(QueryError::BlockNotFound)
+    );
+    assert_eq!(dev.chain.trace_block(BlockTag::Earliest, "{}"), Ok(Vec::new()));
+}

@@ -265,6 +265,38 @@ pub struct StoreData {
     pub message: MessageState,
     /// The canister's linear memory, once instantiated.
     pub memory: Option<Memory>,
+    /// What the store has allocated for linear memories.
+    pub allocated: MemoryAccount,
+}
+
+/// The bytes of linear memory a `Store` has allocated, over every instance
+/// it ever held: wasmtime frees no instance of a store before the store is
+/// dropped, so this never goes down. The host keeps it at one instance's
+/// heap by replacing the store whenever it needs a new instance.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemoryAccount {
+    pub bytes: u64,
+}
+
+impl wasmtime::ResourceLimiter for MemoryAccount {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.bytes += desired.saturating_sub(current) as u64;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
 }
 
 /// A pointer or size in the canister's address space.

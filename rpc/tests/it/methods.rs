@@ -363,3 +363,70 @@ async fn mining_and_time_controls_go_through_the_canister() {
     assert_eq!(hashes.len() as u64, latest(&module).await.header.number);
     assert_eq!(hashes.last(), Some(&latest(&module).await.header.hash));
 }
+
+/// Queries do not move the clock: a block's timestamp does not depend on
+/// how often clients polled before it. (The manual clock of these tests
+/// moves one second per update.)
+#[tokio::test]
+async fn polling_does_not_move_block_timestamps() {
+    let (module, _) = module();
+    let timestamp = |module: RpcModule<()>| async move {
+        let block: Block =
+            module.call("eth_getBlockByNumber", rpc_params!["latest", false]).await.unwrap();
+        block.header.timestamp
+    };
+    let _: String = module.call("evm_mine", rpc_params![]).await.unwrap();
+    let first = timestamp(module.clone()).await;
+    for _ in 0..50 {
+        let _: U64 = module.call("eth_blockNumber", rpc_params![]).await.unwrap();
+        let _: U256 = module.call("eth_gasPrice", rpc_params![]).await.unwrap();
+    }
+    let _: String = module.call("evm_mine", rpc_params![]).await.unwrap();
+    assert_eq!(timestamp(module.clone()).await, first + 1);
+
+    // evm_increaseTime reports the total offset, manual clock or not.
+    let offset: u64 = module.call("evm_increaseTime", rpc_params![3_600]).await.unwrap();
+    assert_eq!(offset, 3_600);
+    let offset: u64 = module.call("evm_increaseTime", rpc_params![60]).await.unwrap();
+    assert_eq!(offset, 3_660);
+    let _: String = module.call("evm_mine", rpc_params![]).await.unwrap();
+    assert_eq!(timestamp(module).await, first + 2 + 3_660);
+}
+
+/// Concurrent `eth_sendTransaction`s from one account each get their own
+/// nonce: filling in and submitting is one turn of the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sends_from_one_account_all_land() {
+    let (module, accounts) = module();
+    let from = accounts[0];
+    let sends: Vec<_> = (0..24)
+        .map(|i| {
+            let module = module.clone();
+            tokio::spawn(async move {
+                let tx =
+                    json!({ "from": from, "to": Address::repeat_byte(0x40 + i), "value": "0x1" });
+                module.call::<_, B256>("eth_sendTransaction", rpc_params![tx]).await
+            })
+        })
+        .collect();
+    for send in sends {
+        send.await.unwrap().expect("every send is accepted");
+    }
+    let nonce: U256 =
+        module.call("eth_getTransactionCount", rpc_params![from, "latest"]).await.unwrap();
+    assert_eq!(nonce, U256::from(24));
+}
+
+/// A panic while the node is in use leaves it refusing requests with a
+/// clear error, rather than going on with state the panic may have left
+/// half-updated.
+#[tokio::test]
+async fn a_panic_in_the_node_stops_it_from_serving() {
+    let (node, signers) = start();
+    let handle = NodeHandle::new(node, signers);
+    let panicked = handle.run(|_| -> Result<(), _> { panic!("a bug") }).await.unwrap_err();
+    assert_eq!(panicked.code(), -32603);
+    let refused = handle.run(|node| node.chain_info()).await.unwrap_err();
+    assert_eq!(refused.code(), -32603);
+    assert!(refused.message().contains("restart the node"), "{}", refused.message());
+}

@@ -186,7 +186,7 @@ async fn http_serves_batches_cors_and_clear_limits() {
         // A body over the limit is refused before it is read.
         let huge = format!(
             r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
-            "00".repeat(canister_evm::server::MAX_REQUEST_BYTES as usize / 2 + 1)
+            "00".repeat(canister_evm::limits::Limits::default().max_request_bytes as usize / 2 + 1)
         );
         let (status, body) = post(&url, &huge);
         assert!(
@@ -219,5 +219,171 @@ async fn http_serves_batches_cors_and_clear_limits() {
     })
     .await
     .unwrap();
+    server.stop().unwrap();
+}
+
+/// Sends `request` (raw HTTP/1.1 bytes, which should ask to close the
+/// connection) and returns the status and body of the answer.
+fn raw_http(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    // The server may answer and close before the whole request is written.
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+fn chunked_post(chunks: &[&[u8]]) -> Vec<u8> {
+    let mut request = b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+                        Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        .to_vec();
+    for chunk in chunks {
+        request.extend_from_slice(chunk);
+    }
+    request
+}
+
+/// Hostile or broken HTTP input gets a precise answer, and the node keeps
+/// serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_http_requests_get_precise_errors() {
+    let (addr, server, _) = serve().await;
+    tokio::task::spawn_blocking(move || {
+        let url = format!("http://{addr}");
+        // Subscriptions need WebSocket, as geth says.
+        for body in [
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"] }),
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_unsubscribe", "params": ["0x1"] }),
+        ] {
+            let (status, answer) = post(&url, &body.to_string());
+            let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+            assert_eq!(status, 200);
+            assert_eq!(answer["error"]["code"], -32601, "{answer}");
+            assert_eq!(answer["error"]["message"], "notifications not supported");
+            assert_eq!(answer["id"], 1);
+        }
+        let batch = json!([
+            { "jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"] },
+            { "jsonrpc": "2.0", "id": 2, "method": "eth_chainId", "params": [] }
+        ]);
+        let (_, answer) = post(&url, &batch.to_string());
+        let answers: Vec<serde_json::Value> = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answers[0]["error"]["code"], -32601);
+        assert_eq!(answers[1]["result"], "0x7a69");
+
+        // Ids that are not a string, an integer or null: invalid requests.
+        for id in ["{}", "1.5", "true", "[1]"] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"eth_chainId"}}"#);
+            let (status, answer) = post(&url, &body);
+            let answer: serde_json::Value = serde_json::from_str(&answer)
+                .unwrap_or_else(|e| panic!("id {id}: {e}: {answer:?}"));
+            assert_eq!(status, 200);
+            assert_eq!(answer["error"]["code"], -32600, "id {id}: {answer}");
+            assert_eq!(answer["id"], serde_json::Value::Null);
+        }
+        let batch = r#"[{"jsonrpc":"2.0","id":{},"method":"eth_chainId"},
+                        {"jsonrpc":"2.0","id":7,"method":"eth_chainId"}]"#;
+        let (_, answer) = post(&url, batch);
+        let answers: Vec<serde_json::Value> = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answers.len(), 2);
+        assert!(answers.iter().any(|a| a["error"]["code"] == -32600 && a["id"].is_null()));
+        assert!(answers.iter().any(|a| a["id"] == 7 && a["result"] == "0x7a69"));
+
+        // A chunked body over the limit: 413 and -32007, as with a
+        // Content-Length over it.
+        let limit = canister_evm::limits::Limits::default().max_request_bytes as usize;
+        let chunk = vec![b' '; 1 << 20];
+        let mut big = format!("{:x}\r\n", chunk.len()).into_bytes();
+        big.extend_from_slice(&chunk);
+        big.extend_from_slice(b"\r\n");
+        let chunks: Vec<&[u8]> = std::iter::repeat_n(&big[..], limit / chunk.len() + 2).collect();
+        let (status, answer) = raw_http(addr, &chunked_post(&chunks));
+        assert_eq!(status, 413, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["error"]["code"], -32007, "{answer}");
+
+        // A malformed chunk: the request never arrived whole (400).
+        let broken: &[&[u8]] = &[b"5\r\n{\"jso", b"\r\nzz\r\nnot a chunk\r\n"];
+        let (status, answer) = raw_http(addr, &chunked_post(broken));
+        assert_eq!(status, 400, "{answer}");
+
+        // A well-formed chunked request works.
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#;
+        let mut chunk = format!("{:x}\r\n", body.len()).into_bytes();
+        chunk.extend_from_slice(body);
+        chunk.extend_from_slice(b"\r\n0\r\n\r\n");
+        let (status, answer) = raw_http(addr, &chunked_post(&[&chunk]));
+        assert_eq!((status, answer.contains("0x7a69")), (200, true), "{answer}");
+    })
+    .await
+    .unwrap();
+    server.stop().unwrap();
+}
+
+/// The limits a public endpoint needs answer with clear errors once reached.
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_are_enforced_with_clear_errors() {
+    let (node, signers) = start();
+    let limits = canister_evm::limits::Limits {
+        max_connections: 2,
+        max_subscriptions_per_connection: 1,
+        max_filters: 1,
+        request_timeout: Duration::from_millis(200),
+        max_logs_block_range: 2,
+        max_trace_bytes: 10,
+        ..Default::default()
+    };
+    let handle = NodeHandle::with_limits(node, signers.clone(), limits);
+    let (addr, server) =
+        canister_evm::server::serve(handle, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let url = format!("ws://{addr}");
+
+    let client = WsClientBuilder::default().build(&url).await.unwrap();
+    let _heads: Subscription<Header> = subscribe(&client, rpc_params!["newHeads"]).await;
+    let second = client
+        .subscribe::<Header, _>("eth_subscribe", rpc_params!["newHeads"], "eth_unsubscribe")
+        .await
+        .unwrap_err();
+    assert!(second.to_string().contains("Exceeded max limit of 1"), "{second}");
+
+    let filter: String = client.request("eth_newBlockFilter", rpc_params![]).await.unwrap();
+    let too_many = client
+        .request::<String, _>("eth_newBlockFilter", rpc_params![])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(too_many.contains("--max-filters"), "{too_many}");
+    let _: bool = client.request("eth_uninstallFilter", rpc_params![filter]).await.unwrap();
+
+    let () = client.request("anvil_mine", rpc_params![5]).await.unwrap();
+    let range = json!({ "fromBlock": "0x0", "toBlock": "0x5" });
+    let error = client.request::<serde_json::Value, _>("eth_getLogs", rpc_params![range]);
+    let error = error.await.unwrap_err().to_string();
+    assert!(error.contains("block range greater than 2"), "{error}");
+
+    // A trace over --max-trace-bytes.
+    let tx = transfer(&signers[0], 0);
+    let hash: B256 =
+        client.request("eth_sendRawTransaction", rpc_params![Bytes::from(tx)]).await.unwrap();
+    let error = client.request::<serde_json::Value, _>("debug_traceTransaction", rpc_params![hash]);
+    let error = error.await.unwrap_err().to_string();
+    assert!(error.contains("--max-trace-bytes"), "{error}");
+
+    // A request that takes longer than --request-timeout: a loop hashing
+    // 8 KiB per turn, until the canister's instruction limit.
+    let spin = json!({ "data": "0x5b6120005f20505f56" });
+    let error = client.request::<Bytes, _>("eth_call", rpc_params![spin]);
+    let error = error.await.unwrap_err().to_string();
+    assert!(error.contains("request timed out"), "{error}");
+
+    // Two connections at most (this one and one more).
+    let _another = WsClientBuilder::default().build(&url).await.unwrap();
+    let third = WsClientBuilder::default().build(&url).await;
+    assert!(third.is_err(), "a third connection was accepted");
     server.stop().unwrap();
 }
