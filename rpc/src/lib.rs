@@ -37,6 +37,7 @@ pub mod server;
 pub mod statetest;
 pub mod storage;
 pub mod transport;
+pub mod websocket;
 
 /// The EVM canister's wasm module, built from `evm-canister`.
 pub const CANISTER_WASM: &[u8] = evm_canister_wasm::WASM;

@@ -1,13 +1,19 @@
-//! The JSON-RPC server: HTTP and WebSocket on one port, batches, CORS.
+//! The JSON-RPC server: HTTP and WebSocket on one port, batches, CORS,
+//! limits.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use jsonrpsee::RpcModule;
 use jsonrpsee::core::middleware::RpcServiceBuilder;
 use jsonrpsee::core::traits::IdProvider;
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{
+    BatchRequestConfig, Methods, Server, ServerConfig, ServerHandle, serve_with_graceful_shutdown,
+    stop_channel,
+};
 use jsonrpsee::types::SubscriptionId;
+use tokio::net::TcpListener;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::controls::{AnvilApiServer, EvmApiServer, TxpoolApiServer};
@@ -16,7 +22,8 @@ use crate::eth::{
     EthApiServer, EthRpc, IcApiServer, NetApiServer, NodeHandle, PersonalApiServer, Web3ApiServer,
 };
 use crate::pubsub::EthPubSubApiServer;
-use crate::transport::{HttpGuardLayer, RpcGuard};
+use crate::transport::{HttpGuardLayer, RpcGuardLayer};
+use crate::websocket::{self, BoxService, ServiceFactory};
 
 /// Largest response: big enough for any `eth_getLogs` the canister answers.
 pub const MAX_RESPONSE_BYTES: u32 = 256 * 1024 * 1024;
@@ -56,12 +63,18 @@ impl IdProvider for HexIdProvider {
 ///
 /// Any web page may call the node (CORS allows every origin, as anvil and
 /// Hardhat do): it is a development chain on loopback.
+///
+/// Each TCP connection is served by jsonrpsee's tower service behind the
+/// [`crate::transport`] layers; WebSocket upgrades go to the
+/// [`crate::websocket`] front, which relays them to jsonrpsee connections
+/// of their own.
 pub async fn serve(
     node: NodeHandle,
     addr: SocketAddr,
 ) -> anyhow::Result<(SocketAddr, ServerHandle)> {
     let limits = *node.limits();
-    let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any);
+    let methods: Methods = rpc_module(node)?.into();
+    let (stop, handle) = stop_channel();
     let config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_bytes)
         .max_response_body_size(MAX_RESPONSE_BYTES)
@@ -70,19 +83,55 @@ pub async fn serve(
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_calls))
         .set_id_provider(HexIdProvider::default())
         .build();
+    let rpc = RpcServiceBuilder::new().layer(RpcGuardLayer { timeout: limits.request_timeout });
+
+    let relayed = Server::builder()
+        .set_config(config.clone())
+        .set_rpc_middleware(rpc.clone())
+        .to_service_builder();
+    let factory: ServiceFactory = {
+        let (methods, stop) = (methods.clone(), stop.clone());
+        Arc::new(move || BoxService::new(relayed.clone().build(methods.clone(), stop.clone())))
+    };
+    let websocket = websocket::Backend {
+        service: factory,
+        stop: stop.clone(),
+        max_message_bytes: limits.max_request_bytes as usize,
+    };
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any);
     let http = tower::ServiceBuilder::new()
         .layer(cors)
-        .layer(HttpGuardLayer { max_body: limits.max_request_bytes });
-    let rpc = RpcServiceBuilder::new()
-        .layer_fn(move |service| RpcGuard::new(service, limits.request_timeout));
-    let server = Server::builder()
+        .layer(HttpGuardLayer { max_body: limits.max_request_bytes, websocket });
+    let connections = Server::builder()
         .set_config(config)
-        .set_http_middleware(http)
         .set_rpc_middleware(rpc)
-        .build(addr)
-        .await?;
-    let bound = server.local_addr()?;
-    let handle = server.start(rpc_module(node)?);
+        .set_http_middleware(http)
+        .to_service_builder();
+
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let socket = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, _)) => socket,
+                    Err(error) => {
+                        // Out of descriptors, say: wait rather than spin.
+                        tracing::warn!("accepting a connection failed: {error}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = stop.clone().shutdown() => break,
+            };
+            let _ = socket.set_nodelay(true);
+            let service = connections.clone().build(methods.clone(), stop.clone());
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let _ = serve_with_graceful_shutdown(socket, service, stop.shutdown()).await;
+            });
+        }
+    });
     Ok((bound, handle))
 }
 

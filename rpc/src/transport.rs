@@ -13,6 +13,9 @@
 //!   says it is an invalid request (`-32600`, id null);
 //! - `eth_subscribe` over HTTP answered `-32603`; geth says
 //!   `-32601 notifications not supported`, and so does this node.
+//!
+//! WebSocket connections are relayed by [`crate::websocket`], which checks
+//! ids the same way.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,11 +32,11 @@ use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Id, Request};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// How a request reached the node (a request extension).
+/// How a request reached the node: HTTP requests carry this extension
+/// (relayed WebSocket messages carry none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     Http,
-    WebSocket,
 }
 
 /// geth's code and message for a subscription over a transport without
@@ -42,32 +45,37 @@ pub const NOTIFICATIONS_UNSUPPORTED: i32 = -32601;
 /// geth's code for a request that ran out of time.
 pub const REQUEST_TIMEOUT: i32 = -32002;
 
-/// The HTTP side: reads the body within `max_body` bytes and checks ids,
-/// before jsonrpsee parses it.
-#[derive(Clone, Copy, Debug)]
+/// The HTTP side: reads the body within `max_body` bytes and checks ids
+/// before jsonrpsee parses it; hands WebSocket upgrades to the
+/// [`crate::websocket`] front.
+#[derive(Clone)]
 pub struct HttpGuardLayer {
     pub max_body: u32,
+    pub websocket: crate::websocket::Backend,
 }
 
 impl<S> tower::Layer<S> for HttpGuardLayer {
     type Service = HttpGuard<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        HttpGuard { inner, max_body: self.max_body }
+        HttpGuard { inner, max_body: self.max_body, websocket: self.websocket.clone() }
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HttpGuard<S> {
     inner: S,
     max_body: u32,
+    websocket: crate::websocket::Backend,
 }
 
-impl<S> tower::Service<HttpRequest> for HttpGuard<S>
+impl<S, B> tower::Service<http::Request<B>> for HttpGuard<S>
 where
     S: tower::Service<HttpRequest, Response = HttpResponse> + Clone + Send + 'static,
     S::Future: Send,
     S::Error: Into<BoxError>,
+    B: http_body::Body<Data = hyper::body::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     type Response = HttpResponse;
     type Error = BoxError;
@@ -77,14 +85,16 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, mut request: HttpRequest) -> Self::Future {
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if is_upgrade_request(&request) {
+            let websocket = self.websocket.clone();
+            return Box::pin(
+                async move { Ok(crate::websocket::upgrade(websocket, request).await) },
+            );
+        }
         // The service that was polled ready takes this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        if is_upgrade_request(&request) {
-            request.extensions_mut().insert(Transport::WebSocket);
-            return Box::pin(async move { inner.call(request).await.map_err(Into::into) });
-        }
         let max_body = self.max_body;
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
@@ -122,7 +132,7 @@ fn answerable_id(id: &RawValue) -> bool {
 /// by `{"jsonrpc":"2.0","id":null}`, which jsonrpsee answers with
 /// `-32600 Invalid request` and id null; `None` if there is nothing to
 /// replace (the usual case: the body is then passed on as it came).
-fn invalid_ids_rejected(body: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn invalid_ids_rejected(body: &[u8]) -> Option<Vec<u8>> {
     #[derive(Deserialize)]
     struct IdOf<'a> {
         #[serde(borrow, default)]
@@ -152,6 +162,21 @@ fn invalid_ids_rejected(body: &[u8]) -> Option<Vec<u8>> {
 
 /// A request object jsonrpsee refuses as invalid, with id null.
 const INVALID_REQUEST: &str = r#"{"jsonrpc":"2.0","id":null}"#;
+
+/// The RPC side: refuses subscriptions over HTTP and bounds how long a
+/// request may take.
+#[derive(Clone, Copy, Debug)]
+pub struct RpcGuardLayer {
+    pub timeout: Duration,
+}
+
+impl<S> tower::Layer<S> for RpcGuardLayer {
+    type Service = RpcGuard<S>;
+
+    fn layer(&self, service: S) -> Self::Service {
+        RpcGuard::new(service, self.timeout)
+    }
+}
 
 /// The RPC side: refuses subscriptions over HTTP and bounds how long a
 /// request may take.

@@ -387,3 +387,119 @@ async fn limits_are_enforced_with_clear_errors() {
     assert!(third.is_err(), "a third connection was accepted");
     server.stop().unwrap();
 }
+
+/// A WebSocket client of raw frames, for what real clients never send.
+struct RawWebSocket(std::net::TcpStream);
+
+impl RawWebSocket {
+    fn connect(addr: std::net::SocketAddr) -> Self {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .write_all(
+                b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        // RFC 6455's example key and its accept value.
+        assert!(head.to_lowercase().contains("s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
+        Self(stream)
+    }
+
+    fn send_text(&mut self, text: &str, masked: bool) {
+        use std::io::Write;
+        let payload = text.as_bytes();
+        assert!(payload.len() < 126);
+        let mut frame = vec![0x81, payload.len() as u8 | if masked { 0x80 } else { 0 }];
+        if masked {
+            let mask = [0x12, 0x34, 0x56, 0x78];
+            frame.extend_from_slice(&mask);
+            frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        } else {
+            frame.extend_from_slice(payload);
+        }
+        let _ = self.0.write_all(&frame);
+    }
+
+    /// Starts the closing handshake (code 1000).
+    fn send_close(&mut self) {
+        use std::io::Write;
+        let mask = [1, 2, 3, 4];
+        let code = 1000u16.to_be_bytes();
+        let frame = [0x88, 0x82, 1, 2, 3, 4, code[0] ^ mask[0], code[1] ^ mask[1]];
+        self.0.write_all(&frame).unwrap();
+    }
+
+    /// The next frame from the server: opcode and payload; `None` once the
+    /// connection is closed.
+    fn read(&mut self) -> Option<(u8, Vec<u8>)> {
+        use std::io::Read;
+        let mut head = [0u8; 2];
+        self.0.read_exact(&mut head).ok()?;
+        let mut len = u64::from(head[1] & 0x7f);
+        if len == 126 {
+            let mut ext = [0u8; 2];
+            self.0.read_exact(&mut ext).ok()?;
+            len = u64::from(u16::from_be_bytes(ext));
+        } else if len == 127 {
+            let mut ext = [0u8; 8];
+            self.0.read_exact(&mut ext).ok()?;
+            len = u64::from_be_bytes(ext);
+        }
+        let mut payload = vec![0u8; len as usize];
+        self.0.read_exact(&mut payload).ok()?;
+        Some((head[0] & 0x0f, payload))
+    }
+
+    fn answer(&mut self) -> serde_json::Value {
+        let (opcode, payload) = self.read().expect("an answer");
+        assert_eq!(opcode, 1, "a text frame");
+        serde_json::from_slice(&payload).unwrap()
+    }
+}
+
+/// Over WebSocket too, ids that cannot be answered get `-32600`, and a
+/// client that breaks RFC 6455 (an unmasked frame) is disconnected.
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_websocket_messages_get_precise_answers() {
+    let (addr, server, _) = serve().await;
+    tokio::task::spawn_blocking(move || {
+        let mut ws = RawWebSocket::connect(addr);
+        ws.send_text(r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#, true);
+        assert_eq!(ws.answer()["result"], "0x7a69");
+        for id in ["{}", "1.5", "true"] {
+            ws.send_text(&format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"eth_chainId"}}"#), true);
+            let answer = ws.answer();
+            assert_eq!(answer["error"]["code"], -32600, "id {id}: {answer}");
+            assert!(answer["id"].is_null());
+        }
+        // An unmasked frame: no answer, the connection is closed (1002).
+        ws.send_text(r#"{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}"#, false);
+        match ws.read() {
+            Some((8, payload)) => assert_eq!(&payload[..2], &1002u16.to_be_bytes()),
+            Some(other) => panic!("an unmasked frame was answered: {other:?}"),
+            None => {}
+        }
+        assert!(ws.read().is_none(), "the connection is closed");
+
+        // The node keeps serving, and answers a closing handshake.
+        let mut ws = RawWebSocket::connect(addr);
+        ws.send_text(r#"{"jsonrpc":"2.0","id":3,"method":"net_version"}"#, true);
+        assert_eq!(ws.answer()["result"], "31337");
+        ws.send_close();
+        assert_eq!(ws.read().map(|(opcode, _)| opcode), Some(8), "a close frame answers");
+        assert!(ws.read().is_none());
+    })
+    .await
+    .unwrap();
+    server.stop().unwrap();
+}
