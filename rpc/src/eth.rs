@@ -466,6 +466,9 @@ pub struct CanisterInfo {
     pub canister_version: U64,
     pub cycles: U128,
     pub heap_bytes: U64,
+    /// Linear memory the host holds for the canister, over all the
+    /// instances its store has had: `heapBytes`, unless memory leaks.
+    pub host_memory_bytes: U64,
     pub stable_memory_bytes: U64,
     /// Whether the chain is kept in a data directory.
     pub durable: bool,
@@ -1174,6 +1177,7 @@ impl IcApiServer for EthRpc {
             canister_version: U64::from(info.version),
             cycles: U128::from(info.cycles),
             heap_bytes: U64::from(info.heap_bytes),
+            host_memory_bytes: U64::from(info.host_memory_bytes),
             stable_memory_bytes: U64::from(info.stable_bytes),
             durable: info.durable,
             verifying: info.verifying,

@@ -104,6 +104,9 @@ pub struct CanisterInfo {
     pub version: u64,
     pub cycles: u128,
     pub heap_bytes: u64,
+    /// Linear memory the host holds for the canister: its heap, unless
+    /// discarded messages leak.
+    pub host_memory_bytes: u64,
     pub stable_bytes: u64,
     pub durable: bool,
     pub verifying: bool,
@@ -338,6 +341,7 @@ impl Node {
             version: self.canister.version(),
             cycles: self.canister.cycles(),
             heap_bytes: self.canister.heap().len() as u64,
+            host_memory_bytes: self.canister.allocated_memory(),
             stable_bytes: self.canister.stable_memory().len(),
             durable: self.store.is_some(),
             verifying: self.verifier.is_some(),

@@ -63,3 +63,44 @@ fn refused_transactions_are_typed_errors_and_change_nothing() {
     assert!(matches!(error, TxError::Malformed(_)), "{error:?}");
     assert_eq!(node.chain_info().unwrap(), before);
 }
+
+/// Thousands of calls that need more heap than the canister has committed,
+/// and calls and transactions that run out of instructions, leave the host
+/// holding one heap: a discarded message's memory goes with it.
+#[test]
+fn discarded_messages_leave_no_memory_behind() {
+    use canister_host::costs::Limits;
+    let limits = Limits { update: 2_000_000_000, query: 400_000_000, ..Limits::default() };
+    let (mut node, signers) = crate::start_with(None, limits);
+    let held = |node: &canister_evm::node::Node| {
+        let info = node.canister_info();
+        (info.host_memory_bytes, info.heap_bytes)
+    };
+    let call = |input: &str| evm_canister_api::CallArgs {
+        input: alloy_primitives::hex::decode(input).unwrap().into(),
+        ..Default::default()
+    };
+    // MSTORE(0, 0) and return it: a small call.
+    let small = call("600060005260206000f3");
+    // Hash 8 KiB per turn, forever: runs out of instructions and traps.
+    let spin = call("5b6120005f20505f56");
+    for round in 0..1_500 {
+        let outcome = node.call(small.clone(), BlockTag::Latest, Vec::new()).unwrap();
+        assert!(outcome.is_ok(), "{outcome:?}");
+        if round % 100 == 0 {
+            assert!(node.call(spin.clone(), BlockTag::Latest, Vec::new()).is_err());
+            let spin_tx = crate::signed_with_gas(
+                &signers[0],
+                0,
+                TxKind::Create,
+                U256::ZERO,
+                alloy_primitives::hex::decode("5b6120005f20505f56").unwrap(),
+                30_000_000,
+            );
+            let trapped = node.send_raw_transaction(&spin_tx);
+            assert!(trapped.is_err(), "{trapped:?}");
+        }
+        let (host, heap) = held(&node);
+        assert_eq!(host, heap, "after {round} calls the host holds more than the heap");
+    }
+}
