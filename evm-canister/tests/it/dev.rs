@@ -7,7 +7,9 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use evm_canister::Chain;
 use evm_canister_api::{BlockTag, GenesisAccount, Hash, InitArgs, TxError};
-use ic_stable_structures::DefaultMemoryImpl;
+use ic_stable_structures::{DefaultMemoryImpl, Memory};
+use std::cell::Cell;
+use std::rc::Rc;
 
 pub const CHAIN_ID: u64 = 31337;
 pub const GWEI: u128 = 1_000_000_000;
@@ -27,8 +29,45 @@ pub struct Sent {
     pub gas_used: u64,
 }
 
+/// Stable memory (natively, a vector) that counts the writes made to it.
+#[derive(Clone, Default)]
+pub struct Tracked {
+    inner: DefaultMemoryImpl,
+    writes: Rc<Cell<u64>>,
+}
+
+impl Tracked {
+    /// Writes (and growths) so far: unchanged across a message means the
+    /// message changed nothing.
+    pub fn writes(&self) -> u64 {
+        self.writes.get()
+    }
+}
+
+impl Memory for Tracked {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    fn grow(&self, pages: u64) -> i64 {
+        self.writes.set(self.writes.get() + 1);
+        self.inner.grow(pages)
+    }
+
+    fn read(&self, offset: u64, dst: &mut [u8]) {
+        self.inner.read(offset, dst)
+    }
+
+    fn write(&self, offset: u64, src: &[u8]) {
+        self.writes.set(self.writes.get() + 1);
+        self.inner.write(offset, src)
+    }
+}
+
 pub struct Dev {
-    pub chain: Chain<DefaultMemoryImpl>,
+    pub chain: Chain<Tracked>,
+    /// The chain's stable memory.
+    pub memory: Tracked,
     /// The genesis the chain was created with.
     pub args: InitArgs,
     pub keys: Vec<PrivateKeySigner>,
@@ -67,8 +106,9 @@ impl Dev {
             first_block: None,
         };
         customize(&mut args);
-        let chain = Chain::create(DefaultMemoryImpl::default(), &args).unwrap();
-        Self { chain, args, keys, now: (GENESIS_TIME + 12) * 1_000_000_000 }
+        let memory = Tracked::default();
+        let chain = Chain::create(memory.clone(), &args).unwrap();
+        Self { chain, memory, args, keys, now: (GENESIS_TIME + 12) * 1_000_000_000 }
     }
 
     pub fn address(&self, i: usize) -> Address {

@@ -7,6 +7,7 @@ mod calls;
 mod commitments;
 mod controls;
 mod errors;
+mod fuzz;
 mod pool;
 mod trace;
 mod transactions;

@@ -2,6 +2,7 @@
 
 mod counter;
 mod determinism;
+mod fuzz;
 mod lifecycle;
 mod messages;
 mod metering;
