@@ -7,7 +7,8 @@
 //!    modules/         installed canister modules, by SHA-256
 //!    state/           the last checkpoint of the canister's memory (host::persist)
 //!    journal/         every update and upgrade since, synced before it runs
-//!    costs            what each transaction cost, appended (CRC per record)
+//!    costs            what each transaction cost: frames (host::persist::frames),
+//!                     magic "CEVMCOST", version 2, one record per transaction
 //! ```
 //!
 //! A transaction is appended to the journal and synced *before* the canister
@@ -24,6 +25,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::B256;
+use canister_host::persist::frames::{self, Format};
 use canister_host::persist::modules::Modules;
 use canister_host::persist::{Journal, Kind, Record, Snapshot, StateDir};
 use canister_host::{Canister, CanisterModule, Host};
@@ -37,7 +39,18 @@ pub const CHECKPOINT_INTERVAL: u64 = 1_000;
 
 const GENESIS_MAGIC: &[u8; 8] = b"CEVMGNSS";
 const FORMAT_VERSION: u32 = 1;
-const COST_RECORD: usize = 32 + 8 + 8 + 16 + 8 + 4;
+
+/// The cost ledger's format. A record, little-endian:
+///
+/// ```text
+///  0        32      40             48        64             72
+///  ├────────┼───────┼──────────────┼─────────┼──────────────┤
+///  │tx hash │ gas   │ instructions │ cycles  │ stable bytes │
+/// ```
+const COSTS: Format = Format { magic: *b"CEVMCOST", version: 2 };
+const COST_RECORD: usize = 32 + 8 + 8 + 16 + 8;
+/// A version-1 record: the same fields and a CRC-32 of them, unframed.
+const COST_RECORD_V1: usize = COST_RECORD + 4;
 
 /// Why the data directory cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -116,10 +129,10 @@ impl Store {
                 &tmp.join("state"),
                 &snapshot(canister, &dirty_heap, &dirty_stable),
                 0,
-                app(last_time),
+                NodeData { last_time, costs_len: Some(frames::HEADER as u64) }.encode(),
             )?;
             Journal::open(&tmp.join("journal"), 0)?;
-            File::create(tmp.join("costs"))?.sync_all()?;
+            frames::create(&tmp.join("costs"), &COSTS)?;
             canister_host::persist::sync_dir(&tmp)?;
             if dir.exists() {
                 fs::remove_dir(dir)?;
@@ -139,8 +152,9 @@ impl Store {
         let (journal, pending) = Journal::open(&dir.join("journal"), state.meta().seq)
             .map_err(io_context("opening the journal"))?;
         let costs_path = dir.join("costs");
-        let costs = read_costs(&costs_path)?;
-        let last_time = parse_app(&state.meta().app)?;
+        let node_data = NodeData::parse(&state.meta().app)?;
+        let costs = read_costs(&costs_path, node_data.costs_len)?;
+        let last_time = node_data.last_time;
         let costs_file = OpenOptions::new()
             .append(true)
             .open(&costs_path)
@@ -231,15 +245,8 @@ impl Store {
     /// Remembers what a transaction cost (made durable at the next
     /// checkpoint; replaying the journal recreates what a crash loses).
     pub fn record_cost(&mut self, hash: B256, cost: &TxCost) -> Result<(), StorageError> {
-        let mut record = Vec::with_capacity(COST_RECORD);
-        record.extend_from_slice(hash.as_slice());
-        record.extend_from_slice(&cost.gas_used.to_le_bytes());
-        record.extend_from_slice(&cost.instructions.to_le_bytes());
-        record.extend_from_slice(&cost.cycles.to_le_bytes());
-        record.extend_from_slice(&cost.stable_bytes_written.to_le_bytes());
-        let crc = crc32fast::hash(&record);
-        record.extend_from_slice(&crc.to_le_bytes());
-        self.costs.write_all(&record).map_err(io_context("writing the cost ledger"))
+        let frame = frames::encode(&encode_cost(hash, cost));
+        self.costs.write_all(&frame).map_err(io_context("writing the cost ledger"))
     }
 
     /// Counts a message; checkpoints when enough have run since the last one.
@@ -264,9 +271,11 @@ impl Store {
     ) -> Result<(), StorageError> {
         let seq = self.journal.next_seq() - 1;
         self.costs.sync_data().map_err(io_context("syncing the cost ledger"))?;
+        let costs_len = self.costs.metadata().map_err(io_context("sizing the cost ledger"))?.len();
         let (dirty_heap, dirty_stable) = canister.take_dirty();
+        let app = NodeData { last_time, costs_len: Some(costs_len) }.encode();
         self.state
-            .checkpoint(&snapshot(canister, &dirty_heap, &dirty_stable), seq, app(last_time))
+            .checkpoint(&snapshot(canister, &dirty_heap, &dirty_stable), seq, app)
             .map_err(io_context(format!("checkpointing into {}", self.dir.display())))?;
         self.journal.rotate(seq).map_err(io_context("trimming the journal"))?;
         self.since_checkpoint = 0;
@@ -290,16 +299,38 @@ fn snapshot<'a>(
     }
 }
 
-/// The node's data in a checkpoint: its clock.
-fn app(last_time: u64) -> Vec<u8> {
-    last_time.to_le_bytes().to_vec()
+/// The node's data in a checkpoint: its clock, and how long the cost
+/// ledger was (it is synced with the checkpoint), so a ledger shortened
+/// below that is refused rather than taken for a torn write.
+///
+/// ```text
+///  0            8              16
+///  ├────────────┼──────────────┤
+///  │ last time  │ costs length │   little-endian (version 1: the time only)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NodeData {
+    last_time: u64,
+    costs_len: Option<u64>,
 }
 
-fn parse_app(bytes: &[u8]) -> Result<u64, StorageError> {
-    let bytes: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| StorageError::Invalid("the checkpoint's node data is malformed".to_owned()))?;
-    Ok(u64::from_le_bytes(bytes))
+impl NodeData {
+    fn encode(&self) -> Vec<u8> {
+        let mut bytes = self.last_time.to_le_bytes().to_vec();
+        if let Some(len) = self.costs_len {
+            bytes.extend_from_slice(&len.to_le_bytes());
+        }
+        bytes
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Self, StorageError> {
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        match bytes.len() {
+            8 => Ok(Self { last_time: word(0), costs_len: None }),
+            16 => Ok(Self { last_time: word(0), costs_len: Some(word(8)) }),
+            _ => Err(StorageError::Invalid("the checkpoint's node data is malformed".to_owned())),
+        }
+    }
 }
 
 fn write_genesis(path: &Path, genesis: &InitArgs) -> io::Result<()> {
@@ -338,39 +369,205 @@ fn read_genesis(path: &Path) -> Result<InitArgs, StorageError> {
     candid::decode_one(&body[12..]).map_err(|e| corrupt(&e.to_string()))
 }
 
-fn read_costs(path: &Path) -> Result<HashMap<B256, TxCost>, StorageError> {
+fn encode_cost(hash: B256, cost: &TxCost) -> Vec<u8> {
+    let mut record = Vec::with_capacity(COST_RECORD);
+    record.extend_from_slice(hash.as_slice());
+    record.extend_from_slice(&cost.gas_used.to_le_bytes());
+    record.extend_from_slice(&cost.instructions.to_le_bytes());
+    record.extend_from_slice(&cost.cycles.to_le_bytes());
+    record.extend_from_slice(&cost.stable_bytes_written.to_le_bytes());
+    record
+}
+
+fn decode_cost(record: &[u8]) -> Option<(B256, TxCost)> {
+    if record.len() != COST_RECORD {
+        return None;
+    }
+    let field = |at: usize, len: usize| &record[at..at + len];
+    let cost = TxCost {
+        gas_used: u64::from_le_bytes(field(32, 8).try_into().unwrap()),
+        instructions: u64::from_le_bytes(field(40, 8).try_into().unwrap()),
+        cycles: u128::from_le_bytes(field(48, 16).try_into().unwrap()),
+        stable_bytes_written: u64::from_le_bytes(field(64, 8).try_into().unwrap()),
+    };
+    Some((B256::from_slice(field(0, 32)), cost))
+}
+
+/// Reads the cost ledger. A torn last record (written after the last
+/// checkpoint; replaying the journal writes it again) is cut off; any other
+/// damage, and a ledger shorter than it was at the checkpoint
+/// (`checkpointed` bytes), is an error: the costs of transactions would be
+/// lost.
+fn read_costs(
+    path: &Path,
+    checkpointed: Option<u64>,
+) -> Result<HashMap<B256, TxCost>, StorageError> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(io_context(format!("reading {}", path.display())))?;
-    let mut costs = HashMap::new();
-    let mut valid = 0;
-    for record in bytes.chunks_exact(COST_RECORD) {
-        let (body, crc) = record.split_at(COST_RECORD - 4);
-        if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
-            break;
-        }
-        let field = |at: usize, len: usize| &body[at..at + len];
-        costs.insert(
-            B256::from_slice(field(0, 32)),
-            TxCost {
-                gas_used: u64::from_le_bytes(field(32, 8).try_into().unwrap()),
-                instructions: u64::from_le_bytes(field(40, 8).try_into().unwrap()),
-                cycles: u128::from_le_bytes(field(48, 16).try_into().unwrap()),
-                stable_bytes_written: u64::from_le_bytes(field(64, 8).try_into().unwrap()),
-            },
-        );
-        valid += COST_RECORD;
+    if let Some(len) = checkpointed
+        && (bytes.len() as u64) < len
+    {
+        return Err(StorageError::Invalid(format!(
+            "{} is truncated: {} bytes, the checkpoint says {len}; the chain itself is intact: \
+             move the file aside to start without the recorded costs of earlier transactions",
+            path.display(),
+            bytes.len()
+        )));
     }
-    if valid < bytes.len() {
-        // Written after the last checkpoint and lost mid-write: replaying the
-        // journal writes these records again.
-        tracing::warn!("ignoring {} trailing bytes of {}", bytes.len() - valid, path.display());
-        OpenOptions::new()
-            .write(true)
-            .open(path)
-            .and_then(|f| f.set_len(valid as u64))
+    if !bytes.is_empty() && !COSTS.recognises(&bytes) && !COSTS.header().starts_with(&bytes) {
+        return upgrade_costs_v1(path, &bytes);
+    }
+    let corrupt = |why: String| {
+        StorageError::Invalid(format!(
+            "{why}; the chain itself is intact: move the file aside to start without the \
+             recorded costs of earlier transactions"
+        ))
+    };
+    let parsed = frames::parse(&bytes, &COSTS, path).map_err(|e| corrupt(e.to_string()))?;
+    let mut costs = HashMap::with_capacity(parsed.payloads.len());
+    for (index, record) in parsed.payloads.iter().enumerate() {
+        let (hash, cost) = decode_cost(record).ok_or_else(|| {
+            corrupt(format!("{} has a malformed record (number {index})", path.display()))
+        })?;
+        costs.insert(hash, cost);
+    }
+    if parsed.torn {
+        frames::cut(path, parsed.end)
             .map_err(io_context(format!("truncating {}", path.display())))?;
     }
     Ok(costs)
+}
+
+/// Reads a ledger of version 1 (fixed records with a CRC each, no header)
+/// and rewrites it as version 2.
+fn upgrade_costs_v1(path: &Path, bytes: &[u8]) -> Result<HashMap<B256, TxCost>, StorageError> {
+    let mut costs = HashMap::new();
+    let mut upgraded = COSTS.header().to_vec();
+    let records: Vec<&[u8]> = bytes.chunks(COST_RECORD_V1).collect();
+    for (index, record) in records.iter().enumerate() {
+        let torn = index + 1 == records.len() && record.len() < COST_RECORD_V1;
+        if torn {
+            break;
+        }
+        let (body, crc) = record.split_at(COST_RECORD);
+        if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
+            return Err(StorageError::Invalid(format!(
+                "{} is corrupted at record {index}",
+                path.display()
+            )));
+        }
+        let (hash, cost) = decode_cost(body).expect("a record of the right length");
+        costs.insert(hash, cost);
+        upgraded.extend_from_slice(&frames::encode(body));
+    }
+    let tmp = path.with_extension("upgrading");
+    (|| -> io::Result<()> {
+        let mut file = File::create(&tmp)?;
+        file.write_all(&upgraded)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        path.parent().map_or(Ok(()), canister_host::persist::sync_dir)
+    })()
+    .map_err(io_context(format!("upgrading {} to version 2", path.display())))?;
+    Ok(costs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cost() -> (B256, TxCost) {
+        let cost = TxCost {
+            gas_used: 21_000,
+            instructions: 0x0102_0304,
+            cycles: 5,
+            stable_bytes_written: 6,
+        };
+        (B256::repeat_byte(0xab), cost)
+    }
+
+    #[test]
+    fn cost_records_are_pinned() {
+        let (hash, cost) = cost();
+        let hex = alloy_primitives::hex::encode(encode_cost(hash, &cost));
+        assert_eq!(
+            hex,
+            format!(
+                "{}{}{}{}{}",
+                "ab".repeat(32),
+                "0852000000000000",
+                "0403020100000000",
+                "05000000000000000000000000000000",
+                "0600000000000000"
+            )
+        );
+        assert_eq!(decode_cost(&encode_cost(hash, &cost)), Some((hash, cost)));
+        assert_eq!(&COSTS.header()[..], b"CEVMCOST\x02\x00\x00\x00");
+    }
+
+    #[test]
+    fn a_damaged_ledger_is_refused_and_a_torn_one_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("costs");
+        let (hash, cost) = cost();
+        let mut bytes = COSTS.header().to_vec();
+        for _ in 0..3 {
+            bytes.extend_from_slice(&frames::encode(&encode_cost(hash, &cost)));
+        }
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_costs(&path, None).unwrap().len(), 1);
+        for at in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x04;
+            fs::write(&path, &flipped).unwrap();
+            let error = read_costs(&path, None).err();
+            assert!(error.is_some(), "a flip at byte {at} went unnoticed");
+        }
+        fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+        assert_eq!(read_costs(&path, None).unwrap().len(), 1);
+        assert_eq!(fs::read(&path).unwrap().len(), bytes.len() - (12 + COST_RECORD));
+    }
+
+    #[test]
+    fn a_ledger_shorter_than_at_the_checkpoint_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("costs");
+        let (hash, cost) = cost();
+        let mut bytes = COSTS.header().to_vec();
+        bytes.extend_from_slice(&frames::encode(&encode_cost(hash, &cost)));
+        fs::write(&path, &bytes).unwrap();
+        let len = bytes.len() as u64;
+        assert_eq!(read_costs(&path, Some(len)).unwrap().len(), 1);
+        fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        let error = read_costs(&path, Some(len)).unwrap_err().to_string();
+        assert!(error.contains("is truncated"), "{error}");
+    }
+
+    #[test]
+    fn node_data_is_pinned() {
+        let data = NodeData { last_time: 1, costs_len: Some(2) };
+        assert_eq!(
+            alloy_primitives::hex::encode(data.encode()),
+            "01000000000000000200000000000000"
+        );
+        assert_eq!(NodeData::parse(&data.encode()).unwrap(), data);
+        let v1 = NodeData::parse(&7u64.to_le_bytes()).unwrap();
+        assert_eq!(v1, NodeData { last_time: 7, costs_len: None });
+    }
+
+    #[test]
+    fn a_version_1_ledger_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("costs");
+        let (hash, cost) = cost();
+        let body = encode_cost(hash, &cost);
+        let mut v1 = body.clone();
+        v1.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        fs::write(&path, &v1).unwrap();
+        assert_eq!(read_costs(&path, None).unwrap()[&hash], cost);
+        assert!(COSTS.recognises(&fs::read(&path).unwrap()));
+        assert_eq!(read_costs(&path, None).unwrap()[&hash], cost);
+    }
 }

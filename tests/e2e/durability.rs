@@ -9,7 +9,7 @@ use alloy_primitives::{Address, B256, TxKind, U256, keccak256};
 use alloy_sol_types::{SolCall, SolValue, sol};
 use serde_json::json;
 
-use crate::harness::{Node, dev_keys, quantity, repo, rpc, send_raw, signed};
+use crate::harness::{Node, dev_keys, quantity, repo, rpc, send_raw, signed, try_rpc};
 
 sol! {
     function transfer(address to, uint256 amount) returns (bool);
@@ -355,4 +355,246 @@ fn disk_faults_are_reported_and_lose_nothing() {
     std::fs::write(&file, b"").unwrap();
     let error = Node::try_start_in(&file.join("chain"), &[]).err().unwrap();
     assert!(error.contains("starting the chain in"), "{error}");
+}
+
+/// What the mixed-load test sent and the node acknowledged.
+#[derive(Default)]
+struct Acknowledged {
+    /// Every transaction signed (acknowledged or not), by hash.
+    raw: HashMap<B256, Vec<u8>>,
+    /// Acknowledged transactions, in order: hash and round.
+    txs: Vec<(B256, usize)>,
+    /// Acknowledged edits (`anvil_setBalance` of a fresh address): the
+    /// address, the balance and the round.
+    edits: Vec<(Address, u64, usize)>,
+    /// Every edit sent, acknowledged or not (the kill may cut off the
+    /// answer to one that ran).
+    sent_edits: Vec<(Address, u64)>,
+    /// Rounds in which a revert was sent, and how many transactions and
+    /// edits had been acknowledged when it was.
+    reverts: Vec<(usize, usize, usize)>,
+}
+
+/// SIGKILL at random points of mixed load: interval mining with a pool kept
+/// full, account edits, snapshots and reverts, and an upgrade halfway.
+/// After every restart every acknowledged transaction is in the chain or
+/// the pool and every acknowledged edit holds (unless a revert sent later
+/// undid it); at the end the chain equals a clean replay of its
+/// blocks — their edits and transactions — on the canister's code natively.
+#[test]
+fn nothing_acknowledged_is_lost_to_sigkill_under_mixed_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain_dir = dir.path().join("chain");
+    let probe = dir.path().join("probe.wasm");
+    std::fs::write(&probe, test_canisters::EVM_PROBE).unwrap();
+    let probe = probe.to_str().unwrap().to_owned();
+    let keys = dev_keys();
+    let base = ["--checkpoint-interval", "7", "--block-time", "1"];
+    let state: Arc<Mutex<Acknowledged>> = Arc::default();
+    let kills = 20;
+    let mut rng = XorShift(0x00c0_ffee);
+    // The head when each round started: blocks up to it were verified.
+    let mut verified_head = Vec::new();
+    for round in 0..=kills {
+        let mut args = base.to_vec();
+        if round == kills / 2 {
+            args.extend(["--upgrade", probe.as_str()]);
+        }
+        let node = Node::start_in(&chain_dir, &args);
+        if round == kills / 2 {
+            assert!(node.banner.contains("Upgraded the canister"), "{}", node.banner);
+        }
+        let head = quantity(&rpc(&node, "eth_blockNumber", json!([]))["result"]) as u64;
+        verify_acknowledged(&node, &state.lock().unwrap(), &verified_head);
+        verified_head.push(head);
+        if round == kills {
+            node.stop();
+            let node = Node::start_in(&chain_dir, &base);
+            compare_with_clean_replay(&chain_dir, &node, &state.lock().unwrap());
+            let txs = state.lock().unwrap().txs.len();
+            assert!(txs > 200, "only {txs} transactions were acknowledged");
+            return;
+        }
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut workers = Vec::new();
+        for (sender, key) in keys.iter().take(2).enumerate() {
+            let (url, key, state, stop) =
+                (node.url.clone(), key.clone(), state.clone(), stop.clone());
+            workers.push(std::thread::spawn(move || {
+                let Ok(nonce) =
+                    try_rpc(&url, "eth_getTransactionCount", json!([key.address(), "pending"]))
+                else {
+                    return;
+                };
+                let mut nonce = quantity(&nonce) as u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let to = Address::repeat_byte(0x40 + sender as u8);
+                    let (hash, bytes) = signed(&key, nonce, TxKind::Call(to), 1, vec![]);
+                    state.lock().unwrap().raw.insert(hash, bytes.clone());
+                    match send_raw(&url, &bytes) {
+                        Ok(got) => {
+                            assert_eq!(got, hash);
+                            state.lock().unwrap().txs.push((hash, round));
+                            nonce += 1;
+                        }
+                        // The pool is full: wait for the next block.
+                        Err(error) if error.contains("txpool is full") => {
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        Err(_) => return, // the node is gone
+                    }
+                }
+            }));
+        }
+        let (url, state2, stop2) = (node.url.clone(), state.clone(), stop.clone());
+        let seed = rng.next();
+        workers.push(std::thread::spawn(move || {
+            let mut rng = XorShift(seed | 1);
+            let mut snapshot = None;
+            let mut i = 0u64;
+            while !stop2.load(Ordering::Relaxed) {
+                i += 1;
+                let address = Address::from_word(keccak256((seed, i).abi_encode()));
+                let balance = 1_000 + rng.next() % 1_000_000;
+                state2.lock().unwrap().sent_edits.push((address, balance));
+                let set =
+                    try_rpc(&url, "anvil_setBalance", json!([address, format!("{balance:#x}")]));
+                if set.is_err() {
+                    return;
+                }
+                state2.lock().unwrap().edits.push((address, balance, round));
+                match (snapshot.clone(), rng.next() % 8) {
+                    (None, 0) => match try_rpc(&url, "evm_snapshot", json!([])) {
+                        Ok(id) => snapshot = Some(id),
+                        Err(_) => return,
+                    },
+                    (Some(id), 0) => {
+                        // Counted as it is sent: a revert the kill cuts off
+                        // may still have run (it was journaled first).
+                        {
+                            let mut state = state2.lock().unwrap();
+                            let (txs, edits) = (state.txs.len(), state.edits.len());
+                            state.reverts.push((round, txs, edits));
+                        }
+                        if try_rpc(&url, "evm_revert", json!([id])).is_err() {
+                            return;
+                        }
+                        snapshot = None;
+                    }
+                    _ => {}
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }));
+        std::thread::sleep(Duration::from_millis(300 + rng.next() % 1_500));
+        node.kill();
+        stop.store(true, Ordering::Relaxed);
+        for worker in workers {
+            worker.join().unwrap();
+        }
+    }
+}
+
+/// Whether a revert sent later may have undone something
+/// acknowledged at `index` (of `count`) in `round`: a revert removes only
+/// blocks after its snapshot, taken in its own round, so what a round
+/// started with (verified, up to `verified_head`) stays.
+fn excused(
+    state: &Acknowledged,
+    round: usize,
+    index: usize,
+    pick: fn(&(usize, usize, usize)) -> usize,
+) -> bool {
+    state.reverts.iter().any(|revert| revert.0 >= round && pick(revert) > index)
+}
+
+fn verify_acknowledged(node: &Node, state: &Acknowledged, verified_head: &[u64]) {
+    for (index, (hash, round)) in state.txs.iter().enumerate() {
+        let found = rpc(node, "eth_getTransactionByHash", json!([hash]))["result"].clone();
+        if found.is_object() {
+            continue;
+        }
+        assert!(
+            excused(state, *round, index, |r| r.1),
+            "acknowledged transaction {hash} (round {round}) is lost; head at round start {:?}",
+            verified_head.get(*round)
+        );
+    }
+    for (index, (address, balance, round)) in state.edits.iter().enumerate() {
+        let now = quantity(&rpc(node, "eth_getBalance", json!([address, "latest"]))["result"]);
+        if now == u128::from(*balance) {
+            continue;
+        }
+        assert!(
+            excused(state, *round, index, |r| r.2),
+            "acknowledged edit of {address} (round {round}) is lost"
+        );
+    }
+}
+
+/// The blocks of the node's chain, rebuilt from genesis on the canister's
+/// code natively: each block's edits (found by when each edited address got
+/// its balance) and transactions, mined at its timestamp.
+fn compare_with_clean_replay(chain_dir: &std::path::Path, node: &Node, state: &Acknowledged) {
+    use evm_canister::Chain;
+    use evm_canister_api::{AccountEdit, BlockTag, MiningMode};
+    let head = quantity(&rpc(node, "eth_blockNumber", json!([]))["result"]) as u64;
+    let balance_at = |address: &Address, block: u64| {
+        quantity(&rpc(node, "eth_getBalance", json!([address, format!("{block:#x}")]))["result"])
+    };
+    // The block each surviving edit landed in: the first with its balance.
+    let mut edits: HashMap<u64, Vec<AccountEdit>> = HashMap::new();
+    for (address, balance) in &state.sent_edits {
+        if balance_at(address, head) != u128::from(*balance) {
+            continue; // undone by a revert
+        }
+        let (mut lo, mut hi) = (0, head);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if balance_at(address, mid) == u128::from(*balance) { hi = mid } else { lo = mid + 1 }
+        }
+        edits.entry(lo).or_default().push(AccountEdit {
+            address: (*address).into(),
+            balance: Some(U256::from(*balance).into()),
+            ..Default::default()
+        });
+    }
+    let genesis = canister_evm::storage::Store::open(chain_dir).unwrap().genesis;
+    let mut chain =
+        Chain::create(ic_stable_structures::DefaultMemoryImpl::default(), &genesis).unwrap();
+    chain.set_mining_mode(MiningMode { automine: false }, 0);
+    for n in 1..=head {
+        let block =
+            &rpc(node, "eth_getBlockByNumber", json!([format!("0x{n:x}"), false]))["result"];
+        let time = quantity(&block["timestamp"]) as u64 * 1_000_000_000;
+        for edit in edits.remove(&n).unwrap_or_default() {
+            chain.edit_account(&edit);
+        }
+        for hash in block["transactions"].as_array().unwrap() {
+            let hash: B256 = hash.as_str().unwrap().parse().unwrap();
+            chain.submit(&state.raw[&hash], time).unwrap();
+        }
+        let mined = chain.mine(time);
+        if mined.hash.0.to_string() != block["hash"].as_str().unwrap() {
+            let replayed = chain.block(BlockTag::Number(n), false).unwrap();
+            let header = <alloy_consensus::Header as alloy_rlp::Decodable>::decode(
+                &mut replayed.header.as_slice(),
+            )
+            .unwrap();
+            let differences: Vec<String> = state
+                .sent_edits
+                .iter()
+                .filter_map(|(address, _)| {
+                    let node = balance_at(address, n);
+                    let replay = chain.account(*address, BlockTag::Latest).unwrap().balance.0;
+                    (U256::from(node) != replay).then(|| format!("{address}: {node} vs {replay}"))
+                })
+                .collect();
+            panic!(
+                "block {n} differs from a clean replay of its edits and transactions:\n\
+                 node: {block}\nreplay: {header:?}\nedited balances that differ: {differences:?}"
+            );
+        }
+    }
 }

@@ -318,6 +318,30 @@ pub fn rpc(node: &Node, method: &str, params: serde_json::Value) -> serde_json::
     post(node, &body.to_string())
 }
 
+/// Sends one JSON-RPC request to `url`; the result, or the error object
+/// (or why there was no answer: the node may be gone).
+pub fn try_rpc(
+    url: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let body = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+    let response = ureq::post(url)
+        .header("content-type", "application/json")
+        .config()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .send(body.to_string())
+        .map_err(|e| e.to_string())?;
+    let text = response.into_body().read_to_string().map_err(|e| e.to_string())?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    match value.get("result") {
+        Some(result) => Ok(result.clone()),
+        None => Err(value["error"].to_string()),
+    }
+}
+
 /// POSTs a raw body (which need not be valid JSON).
 pub fn post(node: &Node, body: &str) -> serde_json::Value {
     let response = ureq::post(&node.url)

@@ -6,27 +6,31 @@
 //! they produce exactly the state they produced before.
 //!
 //! ```text
-//!  journal-<first seq, 20 digits>.log
-//!  ┌──────────────── record ────────────────┐
-//!  │ length u32 │ crc32 u32 │ payload …      │  little-endian
-//!  └────────────────────────────────────────┘
-//!  payload: seq u64 | time u64 | kind u8 (0 update, 1 upgrade, 2 cancel)
-//!           | caller bytes | method bytes | argument bytes      (bytes = u64 length + data)
+//!  journal-<first seq, 20 digits>.log: frames (see `frames.rs`), magic
+//!  "CEVMJRNL", version 2; each frame's payload is a record:
+//!  seq u64 | time u64 | kind u8 (0 update, 1 upgrade, 2 cancel)
+//!  | caller bytes | method bytes | argument bytes      (bytes = u64 length + data)
 //! ```
 //!
 //! A crash while appending can leave a torn record at the end of the last
-//! file; it was never acknowledged and is cut off. A bad record *followed by
-//! good ones* is corruption, and opening fails rather than losing messages.
+//! file: it was never acknowledged and is cut off. Any other bad record —
+//! even the last one — is corruption, and opening fails rather than losing
+//! messages (see [`super::frames`] for how the two are told apart).
+//!
+//! Files of version 1 (records without the header crc, no file header) are
+//! still read; a torn record there is anything bad at the end that no good
+//! record follows. New records always go to a version-2 file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::codec::{Reader, Writer};
+use super::frames::{self, Format, MAX_FRAME};
 use super::sync_dir;
 
-/// Longest record accepted when reading (a sanity bound against garbage).
-const MAX_RECORD: usize = 64 * 1024 * 1024;
+/// The journal's files: frames ([`super::frames`]) of records.
+pub const FORMAT: Format = Format { magic: *b"CEVMJRNL", version: 2 };
 
 /// What kind of message a record holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,9 +70,22 @@ impl Record {
             .bytes(&self.caller)
             .bytes(self.method.as_bytes())
             .bytes(&self.arg);
-        let mut out = Writer::default();
-        out.u32(payload.buf.len() as u32).u32(crc32fast::hash(&payload.buf)).raw(&payload.buf);
-        out.buf
+        frames::encode(&payload.buf)
+    }
+
+    /// Encoded length of the records the tests append for `method`.
+    #[cfg(test)]
+    fn decode_len(method: &str) -> usize {
+        Record {
+            seq: 0,
+            time: 0,
+            kind: Kind::Update,
+            caller: b"caller".to_vec(),
+            method: method.into(),
+            arg: method.as_bytes().to_vec(),
+        }
+        .encode()
+        .len()
     }
 
     fn decode(payload: &[u8]) -> io::Result<Self> {
@@ -118,26 +135,48 @@ fn files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 fn read_file(path: &Path, last: bool) -> io::Result<Vec<Record>> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
+    if !bytes.is_empty() && !FORMAT.recognises(&bytes) && !FORMAT.header().starts_with(&bytes) {
+        // Version 1 had no header: a file of it starts with a good record.
+        // Anything else is a damaged header, not an old file to cut short.
+        if parse_record_v1(&bytes).is_err() {
+            return Err(invalid(format!(
+                "journal {} is corrupted: its header is damaged",
+                path.display()
+            )));
+        }
+        return read_file_v1(path, &bytes, last);
+    }
+    let parsed = frames::parse(&bytes, &FORMAT, path)?;
+    if parsed.torn {
+        if !last {
+            return Err(invalid(format!(
+                "journal {} ends in an incomplete record at byte {}, but later files follow",
+                path.display(),
+                parsed.end
+            )));
+        }
+        frames::cut(path, parsed.end)?;
+    }
+    parsed.payloads.into_iter().map(Record::decode).collect()
+}
+
+/// Reads a file of version 1: records framed by length and crc only, with
+/// no file header. A bad record is torn unless a good one follows it.
+fn read_file_v1(path: &Path, bytes: &[u8], last: bool) -> io::Result<Vec<Record>> {
+    let parse = parse_record_v1;
     let mut records = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
-        match parse_record(&bytes[at..]) {
+        match parse(&bytes[at..]) {
             Ok((record, used)) => {
                 records.push(record);
                 at += used;
             }
             Err(error) => {
                 let rest = &bytes[at..];
-                let later_records = (1..rest.len()).any(|i| parse_record(&rest[i..]).is_ok());
+                let later_records = (1..rest.len()).any(|i| parse(&rest[i..]).is_ok());
                 if last && !later_records {
-                    tracing::warn!(
-                        "cutting a torn record off the end of {} ({} bytes): a crash interrupted it",
-                        path.display(),
-                        rest.len()
-                    );
-                    let file = OpenOptions::new().write(true).open(path)?;
-                    file.set_len(at as u64)?;
-                    file.sync_all()?;
+                    frames::cut(path, at)?;
                     break;
                 }
                 return Err(invalid(format!(
@@ -150,11 +189,12 @@ fn read_file(path: &Path, last: bool) -> io::Result<Vec<Record>> {
     Ok(records)
 }
 
-fn parse_record(bytes: &[u8]) -> io::Result<(Record, usize)> {
+/// A version-1 record at the start of `bytes`, and its length.
+fn parse_record_v1(bytes: &[u8]) -> io::Result<(Record, usize)> {
     let mut r = Reader::new(bytes);
     let len = r.u32()? as usize;
     let crc = r.u32()?;
-    if len > MAX_RECORD {
+    if len > MAX_FRAME {
         return Err(invalid("record length out of range"));
     }
     let payload = r.raw(len)?;
@@ -162,6 +202,11 @@ fn parse_record(bytes: &[u8]) -> io::Result<(Record, usize)> {
         return Err(invalid("record checksum mismatch"));
     }
     Ok((Record::decode(payload)?, 8 + len))
+}
+
+/// Creates the file whose first record will be `first_seq`.
+fn new_file(dir: &Path, first_seq: u64) -> io::Result<File> {
+    frames::create(&dir.join(file_name(first_seq)), &FORMAT)
 }
 
 /// The journal of one canister, open for appending.
@@ -205,17 +250,21 @@ impl Journal {
             .filter_map(|r| r.method.parse().ok())
             .collect();
         pending.retain(|r| r.kind != Kind::Cancel && !cancelled.contains(&r.seq));
-        let path = match files.last() {
-            Some((_, path)) => path.clone(),
-            None => {
-                let path = dir.join(file_name(next_seq));
-                File::create(&path)?;
-                sync_dir(dir)?;
-                path
+        // Append to the last file if it is of this version; otherwise (no
+        // file yet, or one of version 1) start a new one.
+        let current = files.last().filter(|(_, path)| {
+            let mut magic = [0u8; 8];
+            File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
+                && magic == FORMAT.magic
+        });
+        let file = match current {
+            Some((_, path)) => {
+                let mut file = OpenOptions::new().append(true).open(path)?;
+                file.seek(SeekFrom::End(0))?;
+                file
             }
+            None => new_file(dir, next_seq)?,
         };
-        let mut file = OpenOptions::new().append(true).open(&path)?;
-        file.seek(SeekFrom::End(0))?;
         Ok((Self { dir: dir.to_owned(), file, next_seq, unsynced: false }, pending))
     }
 
@@ -269,10 +318,8 @@ impl Journal {
     /// unnecessary.
     pub fn rotate(&mut self, checkpoint_seq: u64) -> io::Result<()> {
         self.sync()?;
-        let path = self.dir.join(file_name(self.next_seq));
-        if !path.exists() {
-            self.file = OpenOptions::new().create(true).append(true).open(&path)?;
-            sync_dir(&self.dir)?;
+        if !self.dir.join(file_name(self.next_seq)).exists() {
+            self.file = new_file(&self.dir, self.next_seq)?;
         }
         let files = files(&self.dir)?;
         // A file is obsolete when the next one starts at or before the
@@ -308,11 +355,13 @@ mod tests {
             method: "m".into(),
             arg: vec![],
         };
-        // length 43 | crc32 | seq 1 | time 2 | kind 1 | caller [9] | method "m" | arg []
+        // length 43 | crc32 | header crc32 | seq 1 | time 2 | kind 1 | caller [9]
+        // | method "m" | arg []
         assert_eq!(
             hex(&record.encode()),
             concat!(
                 "2b000000907ccfa0",
+                "90b921bb",
                 "0100000000000000",
                 "0200000000000000",
                 "01",
@@ -325,6 +374,87 @@ mod tests {
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn a_damaged_header_is_corruption_not_an_old_file() {
+        let dir = dir();
+        let path = three_records(dir.path());
+        let good = fs::read(&path).unwrap();
+        for at in 0..frames::HEADER {
+            let mut bytes = good.clone();
+            bytes[at] ^= 0x01;
+            fs::write(&path, &bytes).unwrap();
+            assert!(Journal::open(dir.path(), 0).is_err(), "a flip at byte {at} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn file_header_layout_is_stable() {
+        assert_eq!(hex(&FORMAT.header()), "4345564d4a524e4c02000000");
+    }
+
+    /// Appends "a", "b", "c" and returns the path of the file.
+    fn three_records(dir: &Path) -> PathBuf {
+        let (mut journal, _) = Journal::open(dir, 0).unwrap();
+        for method in ["a", "b", "c"] {
+            append(&mut journal, method);
+        }
+        journal.sync().unwrap();
+        files(dir).unwrap()[0].1.clone()
+    }
+
+    /// A complete last record that fails its checksum was acknowledged:
+    /// losing it silently is not an option, whichever byte flipped.
+    #[test]
+    fn a_corrupted_last_record_is_an_error_not_a_torn_one() {
+        let dir = dir();
+        let path = three_records(dir.path());
+        let good = fs::read(&path).unwrap();
+        let last = good.len() - Record::decode_len("c");
+        for at in last..good.len() {
+            let mut bytes = good.clone();
+            bytes[at] ^= 0x01;
+            fs::write(&path, &bytes).unwrap();
+            let error = Journal::open(dir.path(), 0).err();
+            assert!(error.is_some(), "a flip at byte {at} of the last record went unnoticed");
+        }
+        // A short last record, and zeros, are torn writes: cut off.
+        for tail in [&good[..good.len() - 3], &[good.as_slice(), &[0u8; 40]].concat()[..]] {
+            fs::write(&path, tail).unwrap();
+            let (_, pending) = Journal::open(dir.path(), 0).unwrap();
+            assert!(pending.len() >= 2, "{} records", pending.len());
+        }
+    }
+
+    /// A journal written by version 1 (no file header, no header crc) is
+    /// read, and new records go to a new file.
+    #[test]
+    fn version_1_files_are_read_and_not_appended_to() {
+        let dir = dir();
+        let v1 = |seq: u64, method: &str| {
+            let record = Record {
+                seq,
+                time: 7,
+                kind: Kind::Update,
+                caller: b"caller".to_vec(),
+                method: method.into(),
+                arg: vec![],
+            };
+            let encoded = record.encode();
+            // Version 1: length and crc, then the payload.
+            [&encoded[..8], &encoded[12..]].concat()
+        };
+        let old = [v1(1, "a"), v1(2, "b")].concat();
+        fs::write(dir.path().join(file_name(1)), old).unwrap();
+        let (mut journal, pending) = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(pending.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        append(&mut journal, "c");
+        journal.sync().unwrap();
+        drop(journal);
+        assert_eq!(files(dir.path()).unwrap().len(), 2);
+        let (_, pending) = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(pending.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
     }
 
     #[test]
@@ -384,10 +514,10 @@ mod tests {
         drop(journal);
         let path = files(dir.path()).unwrap()[0].1.clone();
         let mut bytes = fs::read(&path).unwrap();
-        bytes[20] ^= 0xff; // inside the first record
+        bytes[frames::HEADER + 20] ^= 0xff; // inside the first record
         fs::write(&path, bytes).unwrap();
         let error = Journal::open(dir.path(), 0).err().unwrap();
-        assert!(error.to_string().contains("is corrupted at byte 0"), "{error}");
+        assert!(error.to_string().contains("is corrupted at byte 12"), "{error}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 mod codec;
+pub mod frames;
 pub mod journal;
 pub mod modules;
 

@@ -3,9 +3,8 @@
 use std::path::Path;
 
 use alloy_primitives::{Address, U256};
-use canister_evm::dev::DevChain;
-use canister_evm::node::{Clock, Node, NodeConfig};
-use canister_host::{HostConfig, Trap, UpgradeError};
+use canister_evm::node::{Node, NodeConfig};
+use canister_host::{Trap, UpgradeError};
 use evm_canister_api::{BlockTag, ChainInfo};
 
 use crate::transfer;
@@ -14,20 +13,7 @@ fn config(
     dir: &Path,
     checkpoint_interval: u64,
 ) -> (NodeConfig, Vec<alloy_signer_local::PrivateKeySigner>) {
-    let chain = DevChain { accounts: 3, timestamp: 1_700_000_000, ..DevChain::default() };
-    let signers = chain.signers();
-    let config = NodeConfig {
-        genesis: chain.genesis(&signers),
-        host: HostConfig {
-            cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")),
-            ..HostConfig::default()
-        },
-        verify_with: None,
-        clock: Clock::Manual { start: 1_700_000_000_000_000_000, step: 1_000_000_000 },
-        data_dir: Some(dir.join("chain")),
-        checkpoint_interval,
-    };
-    (config, signers)
+    crate::durable_config(dir, checkpoint_interval)
 }
 
 fn start(config: &NodeConfig) -> (Node, usize) {

@@ -4,6 +4,9 @@
 mod controls;
 mod determinism;
 mod durability;
+mod fuzz_candid;
+mod fuzz_datadir;
+mod fuzz_rpc;
 mod methods;
 mod node;
 mod rpc;
@@ -43,6 +46,28 @@ pub fn start_with(verify_with: Option<Compiler>, limits: Limits) -> (Node, Vec<P
         checkpoint_interval: 1_000,
     };
     (Node::start(canister_evm::CANISTER_WASM, config).unwrap().0, signers)
+}
+
+/// A node configuration keeping the chain in `dir/chain`, with the
+/// development chain of [`start`].
+pub fn durable_config(
+    dir: &std::path::Path,
+    checkpoint_interval: u64,
+) -> (NodeConfig, Vec<PrivateKeySigner>) {
+    let chain = DevChain { accounts: 3, timestamp: 1_700_000_000, ..DevChain::default() };
+    let signers = chain.signers();
+    let config = NodeConfig {
+        genesis: chain.genesis(&signers),
+        host: HostConfig {
+            cache_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")),
+            ..HostConfig::default()
+        },
+        verify_with: None,
+        clock: Clock::Manual { start: 1_700_000_000_000_000_000, step: 1_000_000_000 },
+        data_dir: Some(dir.join("chain")),
+        checkpoint_interval,
+    };
+    (config, signers)
 }
 
 /// A signed EIP-1559 transaction.
