@@ -174,6 +174,12 @@ impl StableMemory {
         self.size * WASM_PAGE_SIZE
     }
 
+    /// Bytes the host holds for the contents: the wasm pages ever written
+    /// (pages of zeros that were never written take no memory).
+    pub fn resident_bytes(&self) -> u64 {
+        self.chunks.iter().flatten().count() as u64 * WASM_PAGE_SIZE
+    }
+
     pub fn is_empty(&self) -> bool {
         self.size == 0
     }

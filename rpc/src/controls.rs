@@ -149,16 +149,28 @@ impl EthRpc {
                 "at most {MAX_MINE} blocks at once (each is a real block), not {blocks}"
             )));
         }
+        if let Some(seconds) = interval {
+            // All or nothing: refused before the first block if the last
+            // would be past the clock's end.
+            let total = seconds.saturating_mul(blocks.saturating_sub(1));
+            self.node()
+                .run(move |node| Ok(node.time_increase(total)))
+                .await?
+                .map_err(error::server_error)?;
+        }
         for i in 0..blocks {
             let block = self
                 .node()
                 .run(move |node| {
-                    if let Some(seconds) = interval.filter(|_| i > 0) {
-                        node.increase_time(seconds);
+                    if let Some(seconds) = interval.filter(|_| i > 0)
+                        && let Err(refused) = node.increase_time(seconds)
+                    {
+                        return Ok(Err(refused));
                     }
-                    node.mine()
+                    node.mine().map(Ok)
                 })
-                .await?;
+                .await?
+                .map_err(error::server_error)?;
             self.node().publish(ChainEvent::Block(block.number));
         }
         Ok(())
@@ -235,7 +247,10 @@ impl EvmApiServer for EthRpc {
     }
 
     async fn increase_time(&self, seconds: BlockCount) -> RpcResult<u64> {
-        self.node().run(move |node| Ok(node.increase_time(seconds.0))).await
+        self.node()
+            .run(move |node| Ok(node.increase_time(seconds.0)))
+            .await?
+            .map_err(error::server_error)
     }
 
     async fn set_next_block_timestamp(&self, timestamp: BlockCount) -> RpcResult<()> {

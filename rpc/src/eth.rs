@@ -470,6 +470,9 @@ pub struct CanisterInfo {
     /// instances its store has had: `heapBytes`, unless memory leaks.
     pub host_memory_bytes: U64,
     pub stable_memory_bytes: U64,
+    /// What the node holds in memory of the stable memory: the pages ever
+    /// written (it grows with the chain).
+    pub stable_memory_resident_bytes: U64,
     /// Whether the chain is kept in a data directory.
     pub durable: bool,
     /// Whether every message is cross-checked on Winch.
@@ -953,8 +956,7 @@ impl EthApiServer for EthRpc {
     }
 
     async fn new_pending_transaction_filter(&self) -> RpcResult<U128> {
-        let kind = FilterKind::PendingTransactions(Vec::new());
-        self.node.filters.install(kind, Instant::now()).map_err(filter_error)
+        self.node.filters.install_pending(Instant::now()).map_err(filter_error)
     }
 
     async fn filter_changes(&self, id: U128) -> RpcResult<serde_json::Value> {
@@ -964,7 +966,7 @@ impl EthApiServer for EthRpc {
         let work = self
             .node
             .filters
-            .poll(id, Instant::now(), |kind| match kind {
+            .poll(id, Instant::now(), |kind, pending| match kind {
                 FilterKind::Blocks { next } => {
                     let range = *next..=latest;
                     *next = (*next).max(latest + 1);
@@ -985,8 +987,8 @@ impl EthApiServer for EthRpc {
                         range.is_empty(),
                     )
                 }
-                FilterKind::PendingTransactions(hashes) => {
-                    Changes::Transactions(std::mem::take(hashes))
+                FilterKind::PendingTransactions { next } => {
+                    Changes::Transactions(pending.take_from(next))
                 }
             })
             .map_err(filter_error)?;
@@ -1179,6 +1181,7 @@ impl IcApiServer for EthRpc {
             heap_bytes: U64::from(info.heap_bytes),
             host_memory_bytes: U64::from(info.host_memory_bytes),
             stable_memory_bytes: U64::from(info.stable_bytes),
+            stable_memory_resident_bytes: U64::from(info.stable_resident_bytes),
             durable: info.durable,
             verifying: info.verifying,
         })

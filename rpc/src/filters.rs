@@ -5,18 +5,26 @@
 //!
 //! Filters live in the node process, not in the canister: they are a view of
 //! one client's progress through the chain, not chain state (as in geth).
+//! Every filter is a cursor: block and log filters keep the next block to
+//! report, pending-transaction filters the next entry of one log of
+//! accepted transactions that all of them share. A filter costs the same
+//! memory however long it goes unpolled.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+#[cfg(test)]
+use alloy_primitives::U256;
 use alloy_primitives::{B256, U128};
 use alloy_rpc_types_eth::Filter;
 
 /// How long a filter lives without being polled (geth's `filterTimeout`).
 pub const FILTER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
-/// Most pending-transaction hashes a filter buffers between polls.
+/// Most accepted-transaction hashes kept for pending-transaction filters
+/// (3.2 MB); a filter polled less often than that many arrive misses the
+/// oldest.
 const MAX_PENDING: usize = 100_000;
 
 /// What a filter watches, and how far its owner has read.
@@ -26,8 +34,10 @@ pub enum FilterKind {
     Logs { filter: Box<Filter>, next: u64 },
     /// New blocks; `next` is the first block not yet returned.
     Blocks { next: u64 },
-    /// Hashes of transactions accepted since the last poll.
-    PendingTransactions(Vec<B256>),
+    /// Transactions accepted since the last poll: `next` is the position,
+    /// in the shared log of accepted transactions, of the first one not yet
+    /// returned.
+    PendingTransactions { next: u64 },
 }
 
 struct Installed {
@@ -47,6 +57,39 @@ pub struct Filters {
 struct Inner {
     next_id: u128,
     filters: HashMap<u128, Installed>,
+    pending: PendingLog,
+}
+
+/// The most recent accepted transactions, numbered in arrival order.
+#[derive(Debug, Default)]
+pub struct PendingLog {
+    hashes: std::collections::VecDeque<B256>,
+    /// Position of `hashes[0]`.
+    start: u64,
+}
+
+impl PendingLog {
+    /// Position of the next transaction to arrive.
+    pub fn end(&self) -> u64 {
+        self.start + self.hashes.len() as u64
+    }
+
+    /// The hashes from position `*next` on (those still kept), and moves
+    /// `*next` past them.
+    pub fn take_from(&self, next: &mut u64) -> Vec<B256> {
+        let skip = next.saturating_sub(self.start) as usize;
+        let hashes = self.hashes.iter().skip(skip).copied().collect();
+        *next = self.end();
+        hashes
+    }
+
+    fn push(&mut self, hash: B256) {
+        self.hashes.push_back(hash);
+        if self.hashes.len() > MAX_PENDING {
+            self.hashes.pop_front();
+            self.start += 1;
+        }
+    }
 }
 
 /// Why a filter call failed.
@@ -85,36 +128,37 @@ impl Filters {
     }
 
     /// The filter's state as of its last poll, and records a poll at `now`:
-    /// `advance` turns the state into the one after this poll.
+    /// `advance` turns the state into the one after this poll (reading the
+    /// log of accepted transactions for a pending-transaction filter).
     pub fn poll<R>(
         &self,
         id: U128,
         now: Instant,
-        advance: impl FnOnce(&mut FilterKind) -> R,
+        advance: impl FnOnce(&mut FilterKind, &PendingLog) -> R,
     ) -> Result<R, FilterError> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.expire(now);
-        let installed = inner.filters.get_mut(&id.to()).ok_or(FilterError::NotFound)?;
+        let Inner { filters, pending, .. } = &mut *inner;
+        let installed = filters.get_mut(&id.to()).ok_or(FilterError::NotFound)?;
         installed.last_poll = now;
-        Ok(advance(&mut installed.kind))
+        Ok(advance(&mut installed.kind, pending))
     }
 
     /// The filter's kind, unchanged (`eth_getFilterLogs`); like a poll, this
     /// keeps the filter alive.
     pub fn get(&self, id: U128, now: Instant) -> Result<FilterKind, FilterError> {
-        self.poll(id, now, |kind| kind.clone())
+        self.poll(id, now, |kind, _| kind.clone())
     }
 
-    /// Records an accepted transaction for every pending-transaction filter.
+    /// A new pending-transaction filter, reporting what arrives from now.
+    pub fn install_pending(&self, now: Instant) -> Result<U128, FilterError> {
+        let next = self.inner.lock().unwrap_or_else(|e| e.into_inner()).pending.end();
+        self.install(FilterKind::PendingTransactions { next }, now)
+    }
+
+    /// Records an accepted transaction, for pending-transaction filters.
     pub fn on_pending_transaction(&self, hash: B256) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        for installed in inner.filters.values_mut() {
-            if let FilterKind::PendingTransactions(hashes) = &mut installed.kind
-                && hashes.len() < MAX_PENDING
-            {
-                hashes.push(hash);
-            }
-        }
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).pending.push(hash);
     }
 
     /// The chain was reverted to block `head`: filters read on from the
@@ -158,7 +202,7 @@ mod tests {
         assert_ne!(a, b);
         assert!(filters.uninstall(a, now));
         assert!(!filters.uninstall(a, now));
-        assert_eq!(filters.poll(a, now, |_| ()), Err(FilterError::NotFound));
+        assert_eq!(filters.poll(a, now, |_, _| ()), Err(FilterError::NotFound));
         assert_eq!(filters.len(), 1);
     }
 
@@ -169,27 +213,54 @@ mod tests {
         let kept = filters.install(FilterKind::Blocks { next: 1 }, start).unwrap();
         let dropped = filters.install(FilterKind::Blocks { next: 1 }, start).unwrap();
         let later = start + FILTER_TIMEOUT - Duration::from_secs(1);
-        filters.poll(kept, later, |_| ()).unwrap();
+        filters.poll(kept, later, |_, _| ()).unwrap();
         let after = start + FILTER_TIMEOUT + Duration::from_secs(1);
-        assert!(filters.poll(kept, after, |_| ()).is_ok());
-        assert_eq!(filters.poll(dropped, after, |_| ()), Err(FilterError::NotFound));
+        assert!(filters.poll(kept, after, |_, _| ()).is_ok());
+        assert_eq!(filters.poll(dropped, after, |_, _| ()), Err(FilterError::NotFound));
     }
 
     #[test]
     fn pending_filters_collect_hashes_until_polled() {
         let filters = Filters::new(10);
         let now = Instant::now();
-        let id = filters.install(FilterKind::PendingTransactions(Vec::new()), now).unwrap();
+        filters.on_pending_transaction(B256::repeat_byte(9)); // before: not reported
+        let id = filters.install_pending(now).unwrap();
         let blocks = filters.install(FilterKind::Blocks { next: 1 }, now).unwrap();
         filters.on_pending_transaction(B256::repeat_byte(1));
         filters.on_pending_transaction(B256::repeat_byte(2));
-        let drain = |kind: &mut FilterKind| match kind {
-            FilterKind::PendingTransactions(hashes) => std::mem::take(hashes),
+        let drain = |kind: &mut FilterKind, log: &PendingLog| match kind {
+            FilterKind::PendingTransactions { next } => log.take_from(next),
             _ => panic!("not a pending filter"),
         };
-        assert_eq!(filters.poll(id, now, drain).unwrap().len(), 2);
+        let first = filters.poll(id, now, drain).unwrap();
+        assert_eq!(first, [B256::repeat_byte(1), B256::repeat_byte(2)]);
         assert!(filters.poll(id, now, drain).unwrap().is_empty());
         assert!(matches!(filters.get(blocks, now).unwrap(), FilterKind::Blocks { next: 1 }));
+    }
+
+    /// Abandoned pending-transaction filters hold no copies of what arrives:
+    /// the log is shared and bounded.
+    #[test]
+    fn pending_filters_share_one_bounded_log() {
+        let filters = Filters::new(1_000);
+        let now = Instant::now();
+        let ids: Vec<U128> = (0..1_000).map(|_| filters.install_pending(now).unwrap()).collect();
+        for i in 0..(MAX_PENDING as u64 + 10) {
+            filters.on_pending_transaction(B256::from(U256::from(i)));
+        }
+        let inner = filters.inner.lock().unwrap();
+        assert_eq!(inner.pending.hashes.len(), MAX_PENDING);
+        assert_eq!(inner.pending.start, 10);
+        drop(inner);
+        // A filter that fell behind gets what is still kept.
+        let got = filters
+            .poll(ids[0], now, |kind, log| match kind {
+                FilterKind::PendingTransactions { next } => log.take_from(next),
+                _ => unreachable!(),
+            })
+            .unwrap();
+        assert_eq!(got.len(), MAX_PENDING);
+        assert_eq!(got[0], B256::from(U256::from(10)));
     }
 
     #[test]

@@ -108,6 +108,8 @@ pub struct CanisterInfo {
     /// discarded messages leak.
     pub host_memory_bytes: u64,
     pub stable_bytes: u64,
+    /// What the host holds in memory of the stable memory.
+    pub stable_resident_bytes: u64,
     pub durable: bool,
     pub verifying: bool,
 }
@@ -343,6 +345,7 @@ impl Node {
             heap_bytes: self.canister.heap().len() as u64,
             host_memory_bytes: self.canister.allocated_memory(),
             stable_bytes: self.canister.stable_memory().len(),
+            stable_resident_bytes: self.canister.stable_memory().resident_bytes(),
             durable: self.store.is_some(),
             verifying: self.verifier.is_some(),
         }
@@ -355,15 +358,17 @@ impl Node {
     /// [`Node::set_next_block_time`], until a block is produced.
     fn env(&mut self, message: Message) -> MessageEnv {
         let natural = match self.clock {
-            Clock::System => now().saturating_add(self.time_offset).max(self.last_time + 1),
-            Clock::Manual { step, .. } => self.last_time + step,
+            Clock::System => {
+                now().saturating_add(self.time_offset).max(self.last_time.saturating_add(1))
+            }
+            Clock::Manual { step, .. } => self.last_time.saturating_add(step),
         };
         let time = match (message, self.next_time) {
             (Message::Query, _) => match self.clock {
                 Clock::System => natural,
                 Clock::Manual { .. } => self.last_time,
             },
-            (Message::Update, Some(next)) => next.max(self.last_time + 1),
+            (Message::Update, Some(next)) => next.max(self.last_time.saturating_add(1)),
             (Message::Update | Message::Upgrade, _) => natural,
         };
         if message != Message::Query {
@@ -381,21 +386,39 @@ impl Node {
     }
 
     /// Moves the chain's clock forward by `seconds` (`evm_increaseTime`);
-    /// returns the total offset from the wall clock, in seconds.
-    pub fn increase_time(&mut self, seconds: u64) -> u64 {
-        let nanos = seconds.saturating_mul(1_000_000_000);
-        self.time_offset = self.time_offset.saturating_add(nanos);
+    /// returns the total offset from the wall clock, in seconds. Refused
+    /// if the clock would pass [`LATEST_TIME`].
+    pub fn increase_time(&mut self, seconds: u64) -> Result<u64, String> {
+        let nanos = self.time_increase(seconds)?;
+        self.time_offset += nanos;
         if let Clock::Manual { .. } = self.clock {
             // The manual clock is the last message's time: move that.
-            self.last_time = self.last_time.saturating_add(nanos);
+            self.last_time += nanos;
         }
-        self.time_offset / 1_000_000_000
+        Ok(self.time_offset / 1_000_000_000)
+    }
+
+    /// `seconds` in nanoseconds, if the clock can move on by that much.
+    pub fn time_increase(&self, seconds: u64) -> Result<u64, String> {
+        let clock = match self.clock {
+            Clock::System => now().saturating_add(self.time_offset).max(self.last_time),
+            Clock::Manual { .. } => self.last_time,
+        };
+        seconds
+            .checked_mul(1_000_000_000)
+            .filter(|nanos| clock.saturating_add(*nanos) <= LATEST_TIME)
+            .ok_or_else(|| too_late(seconds))
     }
 
     /// The timestamp (seconds) of the next block (`evm_setNextBlockTimestamp`);
     /// it must be later than the last message's time.
     pub fn set_next_block_time(&mut self, seconds: u64) -> Result<(), String> {
-        let nanos = seconds.saturating_mul(1_000_000_000);
+        let nanos = seconds
+            .checked_mul(1_000_000_000)
+            .filter(|nanos| *nanos <= LATEST_TIME)
+            .ok_or_else(|| {
+                format!("timestamp {seconds} is past the year 2553, the latest the clock can go")
+            })?;
         if nanos <= self.last_time {
             return Err(format!(
                 "timestamp {seconds} is not after the latest block's ({})",
@@ -892,6 +915,17 @@ fn decode<R: CandidType + DeserializeOwned>(execution: &Execution) -> Result<R, 
 }
 
 /// Nanoseconds since 1970, as `ic0.time` reports them.
+/// The latest time (nanoseconds, as `ic0.time` counts) the dev clock may
+/// be moved to: a year before `u64` nanoseconds run out (in 2554), so
+/// blocks can still follow it.
+pub const LATEST_TIME: u64 = u64::MAX - 365 * 24 * 3600 * 1_000_000_000;
+
+fn too_late(seconds: u64) -> String {
+    format!(
+        "moving the clock by {seconds} s would take it past the year 2553, the latest it can go"
+    )
+}
+
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }

@@ -4,7 +4,7 @@
 //! panic is a trap in the canister), and a refused one must leave stable
 //! memory exactly as it was.
 //!
-//! `PROPTEST_CASES=20000 cargo test --release -p evm-canister --test it fuzz`
+//! `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true PROPTEST_CASES=20000 cargo test --release -p evm-canister --test it fuzz`
 //! runs a long campaign.
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy};

@@ -8,8 +8,9 @@
 //!   replies, instruction counts and state hashes on Cranelift and Winch —
 //!   the determinism the host promises, on code nobody wrote by hand.
 //!
-//! The number of cases is proptest's: `PROPTEST_CASES=20000 cargo test
-//! --release -p canister-host --test it fuzz` runs a long campaign.
+//! The number of cases is proptest's: `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true
+//! PROPTEST_CASES=20000 cargo test --release -p canister-host --test it fuzz`
+//! runs a long campaign (overflow checks on, as in the debug build CI runs).
 
 use std::sync::LazyLock;
 

@@ -10,7 +10,7 @@
 //! - the chain (its head and pool) is unchanged by anything refused, and
 //!   the canister goes on answering.
 //!
-//! `PROPTEST_CASES=5000 cargo test --release -p canister-evm --test it fuzz_candid`
+//! `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true PROPTEST_CASES=5000 cargo test --release -p canister-evm --test it fuzz_candid`
 //! runs a long campaign.
 
 use std::sync::{LazyLock, Mutex};

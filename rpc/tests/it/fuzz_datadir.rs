@@ -5,7 +5,7 @@
 //! causes (a torn last write): the node then opens, and its chain is the
 //! original one up to some block.
 //!
-//! `PROPTEST_CASES=2000 cargo test --release -p canister-evm --test it fuzz_datadir`
+//! `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true PROPTEST_CASES=2000 cargo test --release -p canister-evm --test it fuzz_datadir`
 //! runs a long campaign.
 
 use std::path::{Path, PathBuf};

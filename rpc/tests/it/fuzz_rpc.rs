@@ -9,8 +9,10 @@
 //!   dev accounts;
 //! - the node keeps serving.
 //!
-//! `PROPTEST_CASES=20000 cargo test --release -p canister-evm --test it fuzz_rpc`
-//! runs a long campaign.
+//! `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true PROPTEST_CASES=20000 cargo test
+//! --release -p canister-evm --test it fuzz_rpc` runs a long campaign
+//! (overflow checks on, as in the debug build CI runs: a campaign without
+//! them once missed an overflow on `evm_increaseTime 0xff…ff`).
 
 use std::sync::LazyLock;
 

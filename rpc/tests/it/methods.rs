@@ -358,6 +358,25 @@ async fn mining_and_time_controls_go_through_the_canister() {
         rpc_error(module.call::<_, ()>("anvil_mine", rpc_params![1_000_000]).await.unwrap_err());
     assert_eq!(code, -32602);
 
+    // The clock cannot be moved past what `ic0.time` counts (u64
+    // nanoseconds): refused, and nothing moved.
+    let head = latest(&module).await;
+    for (method, params) in [
+        ("evm_increaseTime", rpc_params!["0xffffffffffffffff"]),
+        ("evm_increaseTime", rpc_params![18_000_000_000u64]),
+        ("evm_setNextBlockTimestamp", rpc_params!["0xffffffffffffffff"]),
+        ("anvil_mine", rpc_params!["0x2", "0xffffffffffffffff"]),
+    ] {
+        let (code, message) =
+            rpc_error(module.call::<_, serde_json::Value>(method, params).await.unwrap_err());
+        assert_eq!(code, -32000, "{method}: {message}");
+        assert!(message.contains("2553"), "{method}: {message}");
+    }
+    let _: String = module.call("evm_mine", rpc_params![]).await.unwrap();
+    let now = latest(&module).await;
+    assert_eq!(now.header.number, head.header.number + 1);
+    assert!(now.header.timestamp < head.header.timestamp + 60, "{}", now.header.timestamp);
+
     // Filters see mined blocks like any other.
     let hashes: Vec<B256> = module.call("eth_getFilterChanges", rpc_params![blocks]).await.unwrap();
     assert_eq!(hashes.len() as u64, latest(&module).await.header.number);
