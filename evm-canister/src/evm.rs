@@ -69,6 +69,35 @@ pub fn blob_params(spec: SpecId) -> BlobParams {
     if spec.is_enabled_in(SpecId::PRAGUE) { BlobParams::prague() } else { BlobParams::cancun() }
 }
 
+/// revm's halt reason as the interface carries it.
+pub fn halt_reason(reason: &revm::context::result::HaltReason) -> evm_canister_api::HaltReason {
+    use evm_canister_api::HaltReason as Api;
+    use revm::context::result::HaltReason as Revm;
+    match reason {
+        Revm::OutOfGas(_) => Api::OutOfGas,
+        Revm::OpcodeNotFound => Api::InvalidOpcode("undefined opcode".to_owned()),
+        Revm::InvalidFEOpcode => Api::InvalidOpcode("INVALID".to_owned()),
+        Revm::InvalidJump => Api::InvalidJump,
+        Revm::NotActivated => Api::NotActivated,
+        Revm::StackUnderflow => Api::StackUnderflow,
+        Revm::StackOverflow => Api::StackOverflow,
+        Revm::OutOfOffset => Api::OutOfOffset,
+        Revm::CreateCollision => Api::CreateCollision,
+        Revm::PrecompileError => Api::PrecompileError(String::new()),
+        Revm::PrecompileErrorWithContext(message) => Api::PrecompileError(message.clone()),
+        Revm::NonceOverflow => Api::NonceOverflow,
+        Revm::CreateContractSizeLimit => Api::CreateContractSizeLimit,
+        Revm::CreateContractStartingWithEF => Api::CreateContractStartingWithEF,
+        Revm::CreateInitCodeSizeLimit => Api::CreateInitCodeSizeLimit,
+        Revm::StateChangeDuringStaticCall | Revm::CallNotAllowedInsideStatic => {
+            Api::StateChangeDuringStaticCall
+        }
+        Revm::OutOfFunds => Api::OutOfFunds,
+        Revm::CallTooDeep => Api::CallTooDeep,
+        other => Api::Other(format!("{other:?}")),
+    }
+}
+
 impl BlockContext {
     fn env(&self, blob_base_fee_update_fraction: u64) -> BlockEnv {
         BlockEnv {

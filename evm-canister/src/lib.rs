@@ -9,38 +9,29 @@
 //! `eth_call` and gas estimation — at any block, since history is kept.
 //!
 //! The crate builds for `wasm32-unknown-unknown` as a canister (the exports
-//! are in `canister.rs`) and natively as a library, so the same [`Chain`] is
+//! are in `exports.rs`) and natively as a library, so the same [`Chain`] is
 //! unit-tested and benchmarked without a replica. Its Candid interface is
 //! `evm.did`, which a test keeps equal to what the exports declare.
 //!
 //! Module map:
-//! - [`chain`]: genesis, block production, queries;
-//! - [`state`]: accounts, storage and code with history, as a revm database;
+//! - `exports`: the ic-cdk boundary, thin: decode, call [`Chain`], encode;
+//! - [`chain`]: genesis, block production, the pool, queries, simulation,
+//!   logs, tracing and dev controls, one module each;
 //! - [`evm`]: the one place revm is configured;
-//! - [`trie`]: the state and storage Merkle-Patricia tries, updated per block;
-//! - [`layout`] and [`records`]: what lives where in stable memory, and how it
-//!   is encoded;
-//! - [`sparse`]: stable memory for running a chain natively.
+//! - [`store`]: everything persisted in stable memory — the layout, record
+//!   encodings, the state with history, the tries, and native stable memory.
 //!
 //! The canister never reads the clock or randomness itself: the current time
 //! reaches [`Chain`] as an argument, read from `ic0.time` by the exports.
 
 pub mod chain;
-mod dev;
 pub mod evm;
-pub mod layout;
-mod overrides;
-mod pool;
-pub mod records;
-pub mod sparse;
-pub mod state;
-mod trace;
-pub mod trie;
+pub mod store;
 
-mod canister;
+mod exports;
 
 pub use chain::{Chain, GenesisError};
-pub use sparse::SparseMemory;
+pub use store::sparse::SparseMemory;
 
 /// getrandom 0.2 (reached through the tracers' dependencies) needs a source
 /// of randomness on wasm32-unknown-unknown. A canister has none that is

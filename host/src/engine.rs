@@ -116,7 +116,8 @@ impl Host {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let digest = Sha256::digest(wasm);
-        let path = dir.join(format!("{}-{:016x}.cwasm", hex(&digest[..16]), hasher.finish()));
+        let path =
+            dir.join(format!("{}-{:016x}.cwasm", hex::encode(&digest[..16]), hasher.finish()));
         if cached_intact(&path) {
             // SAFETY: the file is what `Module::serialize` of an engine with
             // the same compatibility hash (it is in the name) wrote: its
@@ -135,7 +136,7 @@ impl Host {
             && std::fs::create_dir_all(dir).is_ok()
         {
             let digest = Sha256::digest(&bytes);
-            let _ = write_atomically(&checksum_path(&path), hex(&digest).as_bytes())
+            let _ = write_atomically(&checksum_path(&path), hex::encode(digest).as_bytes())
                 .and_then(|()| write_atomically(&path, &bytes));
         }
         Ok(module)
@@ -153,7 +154,7 @@ fn checksum_path(cached: &std::path::Path) -> std::path::PathBuf {
 fn cached_intact(path: &std::path::Path) -> bool {
     let Ok(bytes) = std::fs::read(path) else { return false };
     let recorded = std::fs::read(checksum_path(path)).unwrap_or_default();
-    let intact = recorded == hex(&Sha256::digest(&bytes)).as_bytes();
+    let intact = recorded == hex::encode(Sha256::digest(&bytes)).as_bytes();
     if !intact {
         tracing::warn!("recompiling: the cached module {} is corrupt", path.display());
     }
@@ -164,10 +165,6 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// wasmtime set up so that the same module and inputs give the same result,

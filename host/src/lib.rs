@@ -31,7 +31,12 @@
 //!
 //! [`Host`] owns the wasmtime engine and the System API linkers and compiles
 //! modules ([`CanisterModule`]). [`Canister`] is one installed canister: its
-//! wasmtime store, committed heap image and stable memory ([`memory`]).
+//! wasmtime store, committed heap image and stable memory ([`memory`]). Its
+//! code (the private `canister` module) has a file per job: its lifecycle
+//! (install, upgrade, restore), message dispatch, cycles, committing and
+//! rolling back a message (and the two-phase [`Pending`] update),
+//! instantiation, and the state hash. The `ic0` imports ([`system_api`]) have
+//! one module per area of the System API.
 
 mod canister;
 pub mod costs;

@@ -17,7 +17,7 @@ use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolValue, sol};
-use canister_evm::dev::DevChain;
+use canister_evm::devchain::DevChain;
 use canister_evm::node::{Clock, Node, NodeConfig};
 use canister_evm::storage::CHECKPOINT_INTERVAL;
 use canister_host::HostConfig;
@@ -191,7 +191,7 @@ fn main() {
     }
     println!("  built in {:.1?}", started.elapsed());
     node.checkpoint().unwrap();
-    let info = node.canister_info();
+    let info = node.canister_status();
     drop(node);
     let started = Instant::now();
     let (mut node, replayed) = start(&genesis, Some(dir.clone()));

@@ -230,7 +230,7 @@ fn main() {
         latencies: latencies.clone(),
         errors: errors.clone(),
     };
-    let keys = canister_evm::dev::DevChain::default().signers();
+    let keys = canister_evm::devchain::DevChain::default().signers();
     let main = client();
 
     // A token, and a reverting contract: `REVERT(0, 0)` as runtime code.

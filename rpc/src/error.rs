@@ -26,8 +26,6 @@ pub const LIMIT_EXCEEDED: i32 = -32005;
 pub const INVALID_PARAMS: i32 = -32602;
 pub const INTERNAL_ERROR: i32 = -32603;
 
-pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
-
 fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, message, None::<()>)
 }
@@ -101,6 +99,7 @@ pub fn query_error(err: &QueryError) -> ErrorObjectOwned {
         QueryError::BlockNotFound => error(NOT_FOUND, "header not found"),
         QueryError::InvalidArgument(message) => invalid_params(message.clone()),
         QueryError::LimitExceeded(message) => limit_exceeded(message.clone()),
+        QueryError::Internal(message) => internal(message.clone()),
     }
 }
 
@@ -154,22 +153,8 @@ fn revert_reason(output: &[u8]) -> Option<String> {
 pub fn failed_call(outcome: &CallOutcome) -> ErrorObjectOwned {
     match outcome {
         CallOutcome::Revert { output, .. } => reverted(output),
-        CallOutcome::Halt { reason, .. } => error(SERVER_ERROR, halt_message(reason)),
+        CallOutcome::Halt { reason, .. } => error(SERVER_ERROR, reason.to_string()),
         CallOutcome::Success { .. } => internal("a successful call is not an error"),
-    }
-}
-
-/// geth's wording for the ways the EVM halts.
-fn halt_message(reason: &str) -> String {
-    let lower = reason.to_ascii_lowercase();
-    if lower.contains("outofgas") || lower.contains("out of gas") {
-        "out of gas".to_owned()
-    } else if lower.contains("invalidfeopcode") || lower.contains("opcodenotfound") {
-        format!("invalid opcode: {reason}")
-    } else if lower.contains("stackoverflow") {
-        "stack limit reached 1024 (1023)".to_owned()
-    } else {
-        format!("execution halted: {reason}")
     }
 }
 

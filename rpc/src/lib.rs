@@ -7,32 +7,37 @@
 //!
 //! ```text
 //!  ethers / viem / MetaMask ──JSON-RPC──▶ server (jsonrpsee)
-//!                                           │  eth.rs: handlers
+//!                                           │  api: the methods; handlers: what they do
 //!                                           ▼
 //!                                         Node ──Candid──▶ Canister (wasmtime)
 //!                                                            └─ revm + stable memory
 //! ```
 //!
-//! - [`node`]: the installed canister and typed access to its methods;
-//! - [`eth`]: the `eth_`/`net_`/`web3_`/`personal_` handlers;
-//! - [`pubsub`]: `eth_subscribe` over WebSocket; [`filters`]: polling filters;
-//! - [`controls`]: `evm_mine`, `evm_increaseTime` and other dev-node controls;
+//! - [`api`]: the JSON-RPC interface, one `#[rpc(server)]` trait per
+//!   namespace with its wire types; [`handlers`]: their implementations;
+//! - [`handle`]: the node as connections share it (lock, dev accounts,
+//!   impersonation, interval mining, chain events);
+//! - [`node`]: the installed canister — lifecycle and replay, the dev clock,
+//!   journaling and verification, typed access to its methods;
+//! - [`cost`]: what each transaction cost, apportioned from its message;
+//! - [`filters`]: polling filters; [`limits`]: what a public endpoint bounds;
+//! - [`server`], [`transport`], [`websocket`]: HTTP and WebSocket serving;
 //! - [`convert`]: JSON-RPC types ⇄ the canister's types;
 //! - [`error`]: every JSON-RPC error code and message, in one place;
-//! - [`dev`]: the development accounts of the standard test mnemonic;
+//! - [`devchain`]: the development chain and accounts of the standard test mnemonic;
 //! - [`storage`]: the data directory that keeps the chain across restarts;
 //! - [`statetest`]: Ethereum's state tests, run through the canister.
 
-pub mod controls;
+pub mod api;
 pub mod convert;
-pub mod debug;
-pub mod dev;
+pub mod cost;
+pub mod devchain;
 pub mod error;
-pub mod eth;
 pub mod filters;
+pub mod handle;
+pub mod handlers;
 pub mod limits;
 pub mod node;
-pub mod pubsub;
 pub mod server;
 pub mod statetest;
 pub mod storage;

@@ -6,8 +6,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{U256, hex};
 use anyhow::{Context as _, bail};
-use canister_evm::dev::{DERIVATION_PATH, DevChain, TEST_MNEMONIC};
-use canister_evm::eth::NodeHandle;
+use canister_evm::devchain::{DERIVATION_PATH, DevChain, TEST_MNEMONIC};
+use canister_evm::handle::NodeHandle;
 use canister_evm::limits::Limits;
 use canister_evm::node::{Clock, Node, NodeConfig};
 use canister_evm::statetest;

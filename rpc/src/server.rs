@@ -16,12 +16,16 @@ use jsonrpsee::types::SubscriptionId;
 use tokio::net::TcpListener;
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::controls::{AnvilApiServer, EvmApiServer, TxpoolApiServer};
-use crate::debug::DebugApiServer;
-use crate::eth::{
-    EthApiServer, EthRpc, IcApiServer, NetApiServer, NodeHandle, PersonalApiServer, Web3ApiServer,
-};
-use crate::pubsub::EthPubSubApiServer;
+use crate::api::controls::{AnvilApiServer, EvmApiServer, TxpoolApiServer};
+use crate::api::debug::DebugApiServer;
+use crate::api::eth::EthApiServer;
+use crate::api::ic::IcApiServer;
+use crate::api::net::NetApiServer;
+use crate::api::personal::PersonalApiServer;
+use crate::api::pubsub::EthPubSubApiServer;
+use crate::api::web3::Web3ApiServer;
+use crate::handle::NodeHandle;
+use crate::handlers::Handlers;
 use crate::transport::{HttpGuardLayer, RpcGuardLayer};
 use crate::websocket::{self, BoxService, ServiceFactory};
 
@@ -31,7 +35,7 @@ pub const MAX_RESPONSE_BYTES: u32 = 256 * 1024 * 1024;
 /// All namespaces the node serves, as one module (also usable without a
 /// socket, through `RpcModule::call`).
 pub fn rpc_module(node: NodeHandle) -> anyhow::Result<RpcModule<()>> {
-    let rpc = EthRpc::new(node);
+    let rpc = Handlers::new(node);
     let mut module = RpcModule::new(());
     module.merge(EthApiServer::into_rpc(rpc.clone()))?;
     module.merge(EthPubSubApiServer::into_rpc(rpc.clone()))?;

@@ -32,7 +32,7 @@ use canister_host::{Canister, CanisterModule, Host};
 use evm_canister_api::InitArgs;
 use sha2::{Digest, Sha256};
 
-use crate::node::TxCost;
+use crate::cost::TxCost;
 
 /// Messages between checkpoints, unless configured otherwise.
 pub const CHECKPOINT_INTERVAL: u64 = 1_000;

@@ -358,7 +358,7 @@ pub fn post(node: &Node, body: &str) -> serde_json::Value {
 
 /// The node's development accounts (the standard test mnemonic).
 pub fn dev_keys() -> Vec<alloy_signer_local::PrivateKeySigner> {
-    canister_evm::dev::DevChain::default().signers()
+    canister_evm::devchain::DevChain::default().signers()
 }
 
 /// A signed EIP-1559 transaction, hex-encoded for `eth_sendRawTransaction`.

@@ -124,6 +124,9 @@ pub enum QueryError {
     InvalidArgument(String),
     /// The query would scan or return more than the canister allows.
     LimitExceeded(String),
+    /// The canister failed to answer a valid query (a bug: stored data
+    /// that does not decode, a replay that fails). JSON-RPC's -32603.
+    Internal(String),
 }
 
 /// A signed transaction was refused; the chain is unchanged.
@@ -188,7 +191,8 @@ pub enum TxError {
     SenderNotEoa(Address),
     /// Init code is larger than EIP-3860 allows.
     InitCodeTooLarge,
-    /// A transaction with this hash is already in the chain.
+    /// A transaction with this hash is already waiting in the pool (one
+    /// already included is refused by its nonce, as geth refuses it).
     AlreadyKnown,
     /// Any other reason the EVM refuses the transaction.
     Rejected(String),
@@ -354,8 +358,64 @@ pub enum CallOutcome {
     /// The EVM halted (out of gas, invalid opcode, …).
     Halt {
         gas_used: u64,
-        reason: String,
+        reason: HaltReason,
     },
+}
+
+/// Why the EVM halted: revm's `HaltReason`, as a Candid variant, so callers
+/// match on it rather than on text. Its `Display` is geth's wording.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum HaltReason {
+    OutOfGas,
+    /// An undefined opcode, or `INVALID` (`0xfe`); the opcode's name.
+    InvalidOpcode(String),
+    InvalidJump,
+    /// An opcode or feature of a later hardfork.
+    NotActivated,
+    StackUnderflow,
+    StackOverflow,
+    /// `RETURNDATACOPY` past the return data.
+    OutOfOffset,
+    CreateCollision,
+    PrecompileError(String),
+    NonceOverflow,
+    CreateContractSizeLimit,
+    CreateContractStartingWithEF,
+    CreateInitCodeSizeLimit,
+    StateChangeDuringStaticCall,
+    OutOfFunds,
+    CallTooDeep,
+    /// A reason this interface does not name (a newer revm's).
+    Other(String),
+}
+
+impl std::fmt::Display for HaltReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OutOfGas => f.write_str("out of gas"),
+            Self::InvalidOpcode(name) => write!(f, "invalid opcode: {name}"),
+            Self::InvalidJump => f.write_str("invalid jump destination"),
+            Self::NotActivated => f.write_str("invalid opcode: not activated in this hardfork"),
+            Self::StackUnderflow => f.write_str("stack underflow"),
+            Self::StackOverflow => f.write_str("stack limit reached 1024 (1023)"),
+            Self::OutOfOffset => f.write_str("return data out of bounds"),
+            Self::CreateCollision => f.write_str("contract address collision"),
+            Self::PrecompileError(message) if message.is_empty() => {
+                f.write_str("precompile failed")
+            }
+            Self::PrecompileError(message) => write!(f, "precompile failed: {message}"),
+            Self::NonceOverflow => f.write_str("nonce uint64 overflow"),
+            Self::CreateContractSizeLimit => f.write_str("max code size exceeded"),
+            Self::CreateContractStartingWithEF => {
+                f.write_str("invalid code: must not begin with 0xef")
+            }
+            Self::CreateInitCodeSizeLimit => f.write_str("max initcode size exceeded"),
+            Self::StateChangeDuringStaticCall => f.write_str("write protection"),
+            Self::OutOfFunds => f.write_str("insufficient balance for transfer"),
+            Self::CallTooDeep => f.write_str("max call depth exceeded"),
+            Self::Other(reason) => write!(f, "execution halted: {reason}"),
+        }
+    }
 }
 
 /// Why `call` or `estimate_gas` produced no outcome.

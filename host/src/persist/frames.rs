@@ -174,8 +174,7 @@ mod tests {
     fn frame_layout_is_stable() {
         // length 2 | crc32("hi") | crc32 of those 8 bytes | "hi"
         let frame = encode(b"hi");
-        let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "02000000ac2a93d8a03e04c76869");
+        assert_eq!(hex::encode(frame), "02000000ac2a93d8a03e04c76869");
         assert_eq!(&FORMAT.header()[..], b"TESTFRMS\x03\x00\x00\x00");
     }
 

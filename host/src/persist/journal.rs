@@ -358,7 +358,7 @@ mod tests {
         // length 43 | crc32 | header crc32 | seq 1 | time 2 | kind 1 | caller [9]
         // | method "m" | arg []
         assert_eq!(
-            hex(&record.encode()),
+            hex::encode(record.encode()),
             concat!(
                 "2b000000907ccfa0",
                 "90b921bb",
@@ -370,10 +370,6 @@ mod tests {
                 "0000000000000000"
             )
         );
-    }
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     #[test]
@@ -391,7 +387,7 @@ mod tests {
 
     #[test]
     fn file_header_layout_is_stable() {
-        assert_eq!(hex(&FORMAT.header()), "4345564d4a524e4c02000000");
+        assert_eq!(hex::encode(FORMAT.header()), "4345564d4a524e4c02000000");
     }
 
     /// Appends "a", "b", "c" and returns the path of the file.

@@ -12,8 +12,9 @@ pub struct Modules {
     dir: PathBuf,
 }
 
+/// A module hash in lowercase hex, as module file names have it.
 pub fn hex(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(hash)
 }
 
 impl Modules {

@@ -6,10 +6,11 @@
 //! context, charges its instructions ([`crate::costs`]), bounds-checks every
 //! memory access, and traps — never panics — on a contract violation.
 //!
-//! Areas: [`msg`] (arguments, caller, replies), [`cycles`], [`canister`] (the
-//! canister, its subnet, certified data, costs, environment), [`stable`]
-//! (stable memory), [`time`] (time, timers, counters, debugging, traps and
-//! calls to other canisters, which this host does not support).
+//! Areas: `msg` (arguments, caller, replies), `cycles`, `canister` (the
+//! canister, its subnet, certified data, costs, environment), `stable`
+//! (stable memory), `time` (time, the global timer, performance counters),
+//! `debug` (debug printing and traps) and `call` (calls to other
+//! canisters, which this host does not support).
 
 use std::fmt;
 
@@ -17,8 +18,10 @@ use wasmtime::{Caller, Linker, Memory};
 
 use crate::memory::StableMemory;
 
+mod call;
 mod canister;
 mod cycles;
+mod debug;
 mod msg;
 mod stable;
 mod time;
@@ -332,9 +335,11 @@ pub fn add_to_linker<I: Ptr>(linker: &mut Linker<StoreData>, wasm32: bool) -> wa
     cycles::add_to_linker::<I>(linker, wasm32)?;
     canister::add_to_linker::<I>(linker)?;
     stable::add_to_linker(linker, wasm32)?;
-    time::add_to_linker::<I>(linker)?;
+    time::add_to_linker(linker)?;
+    debug::add_to_linker::<I>(linker)?;
+    call::add_to_linker::<I>(linker)?;
     if wasm32 {
-        time::add_legacy_to_linker(linker)?;
+        call::add_legacy_to_linker(linker)?;
     }
     Ok(())
 }

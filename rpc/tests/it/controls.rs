@@ -4,7 +4,7 @@
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{Block, Transaction, TransactionReceipt};
 use alloy_rpc_types_txpool::{TxpoolContent, TxpoolStatus};
-use canister_evm::eth::NodeHandle;
+use canister_evm::handle::NodeHandle;
 use canister_evm::node::{Node, controller};
 use canister_evm::server::rpc_module;
 use jsonrpsee::RpcModule;

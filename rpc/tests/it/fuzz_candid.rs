@@ -10,8 +10,8 @@
 //! - the chain (its head and pool) is unchanged by anything refused, and
 //!   the canister goes on answering.
 //!
-//! `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true PROPTEST_CASES=5000 cargo test --release -p canister-evm --test it fuzz_candid`
-//! runs a long campaign.
+//! `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true PROPTEST_CASES=5000 cargo test
+//! --release -p canister-evm --test it fuzz_candid` runs a long campaign.
 
 use std::sync::{LazyLock, Mutex};
 
@@ -54,10 +54,15 @@ fn fingerprint(node: &mut Node) -> (ChainInfo, usize) {
     (node.chain_info().unwrap(), node.pool_content().unwrap().len())
 }
 
-/// Traps the canister means: an argument that does not decode, or a
+/// Traps the canister means: an argument that does not decode (ic-cdk's
+/// decoding fails and its panic hook traps with Candid's reason), or a
 /// controller-only method called by somebody else.
 fn deliberate(trap: &str) -> bool {
-    trap.contains("canister called `ic0.trap` with message: invalid arguments: ")
+    const UNDECODABLE: &str = "canister called `ic0.trap` with message: Panicked at 'called `Result::unwrap()` on an `Err` value: ";
+    let candid_error = |rest: &str| {
+        ["Custom(", "Subtype(", "Binread(", "Reserve", "Parse("].iter().any(|e| rest.starts_with(e))
+    };
+    trap.find(UNDECODABLE).is_some_and(|at| candid_error(&trap[at + UNDECODABLE.len()..]))
         || trap.contains("only a controller of the canister may call this method")
 }
 

@@ -55,9 +55,12 @@ static REFERENCE: LazyLock<Reference> = LazyLock::new(|| {
     let chain = dir.path().join("chain");
     let config = config(&chain);
     let (mut node, _) = Node::start(canister_evm::CANISTER_WASM, config.clone()).unwrap();
-    let signers =
-        canister_evm::dev::DevChain { accounts: 3, timestamp: 1_700_000_000, ..Default::default() }
-            .signers();
+    let signers = canister_evm::devchain::DevChain {
+        accounts: 3,
+        timestamp: 1_700_000_000,
+        ..Default::default()
+    }
+    .signers();
     // Some blocks in the checkpoint, some only in the journal.
     for nonce in 0..3 {
         node.send_raw_transaction(&crate::transfer(&signers[0], nonce)).unwrap().unwrap();

@@ -17,7 +17,7 @@
 use std::sync::LazyLock;
 
 use alloy_primitives::Address;
-use canister_evm::eth::NodeHandle;
+use canister_evm::handle::NodeHandle;
 use canister_evm::server::rpc_module;
 use evm_canister_api::BlockTag;
 use jsonrpsee::RpcModule;

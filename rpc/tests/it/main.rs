@@ -19,7 +19,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use canister_evm::dev::DevChain;
+use canister_evm::devchain::DevChain;
 use canister_evm::node::{Clock, Node, NodeConfig};
 use canister_host::costs::Limits;
 use canister_host::{Compiler, HostConfig};

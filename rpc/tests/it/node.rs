@@ -73,7 +73,7 @@ fn discarded_messages_leave_no_memory_behind() {
     let limits = Limits { update: 2_000_000_000, query: 400_000_000, ..Limits::default() };
     let (mut node, signers) = crate::start_with(None, limits);
     let held = |node: &canister_evm::node::Node| {
-        let info = node.canister_info();
+        let info = node.canister_status();
         (info.host_memory_bytes, info.heap_bytes)
     };
     let call = |input: &str| evm_canister_api::CallArgs {

@@ -2,7 +2,7 @@
 
 use alloy_primitives::{Address, B256, U64, keccak256};
 use alloy_rpc_types_eth::{Block, TransactionReceipt};
-use canister_evm::eth::NodeHandle;
+use canister_evm::handle::NodeHandle;
 use canister_evm::server::rpc_module;
 use jsonrpsee::core::server::MethodsError;
 use jsonrpsee::rpc_params;

@@ -3,7 +3,7 @@
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::TransactionReceipt;
 use alloy_sol_types::{SolCall, sol};
-use canister_evm::eth::NodeHandle;
+use canister_evm::handle::NodeHandle;
 use canister_evm::server::rpc_module;
 use jsonrpsee::RpcModule;
 use jsonrpsee::core::server::MethodsError;

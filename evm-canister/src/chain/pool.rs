@@ -16,9 +16,9 @@ use ic_stable_structures::Memory;
 use revm::context::TxEnv;
 use std::collections::{BTreeMap as Map, BTreeSet};
 
-use crate::chain::{BlockBuilder, Chain, DecodedTx};
+use super::{BlockBuilder, Chain, DecodedTx};
 use crate::evm::{self, Mode};
-use crate::records::PoolEntry;
+use crate::store::records::PoolEntry;
 use alloy_evm::FromRecoveredTx;
 
 /// Most transactions the pool holds (geth's default global slots, rounded).

@@ -1,8 +1,6 @@
 //! The canister's exports: decode, call [`Chain`], reply.
 
 use crate::Chain;
-use candid::CandidType;
-use candid::utils::ArgumentDecoder;
 use evm_canister_api::{
     AccessListOutcome, AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView,
     CallArgs, CallError, CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter,
@@ -10,7 +8,6 @@ use evm_canister_api::{
     SubmitResult, TransactionView, TxError,
 };
 use ic_stable_structures::DefaultMemoryImpl;
-use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
 use std::cell::RefCell;
 
@@ -69,21 +66,6 @@ fn controllers_only() {
     }
 }
 
-/// Decodes a method's one argument; a message that is not Candid of the
-/// method's type traps with a clear message (ic-cdk's own decoding panics).
-fn arg<T: CandidType + DeserializeOwned>(bytes: Vec<u8>) -> T {
-    args::<(T,)>(bytes).0
-}
-
-/// Decodes a method's arguments (see [`arg`]).
-fn args<T: for<'a> ArgumentDecoder<'a>>(bytes: Vec<u8>) -> T {
-    let mut config = candid::DecoderConfig::new();
-    // What ic-cdk allows, against decoding bombs.
-    config.set_skipping_quota(10_000);
-    candid::utils::decode_args_with_config(&bytes, &config)
-        .unwrap_or_else(|error| ic_cdk::trap(format!("invalid arguments: {error}")))
-}
-
 fn performance_counter() -> u64 {
     ic_cdk::api::performance_counter(0)
 }
@@ -98,7 +80,7 @@ fn mine() -> MinedBlock {
 
 /// Accepts a transaction as sent by `from`, whatever its signature
 /// (`anvil_impersonateAccount`). Controllers only.
-#[ic_cdk::update(decode_with = "args")]
+#[ic_cdk::update]
 fn send_impersonated_transaction(raw: ByteBuf, from: Address) -> Result<SubmitResult, TxError> {
     controllers_only();
     with_chain_mut(|chain| chain.submit_as(&raw, from.0, ic_cdk::api::time()))
@@ -106,7 +88,7 @@ fn send_impersonated_transaction(raw: ByteBuf, from: Address) -> Result<SubmitRe
 
 /// Sets an account's balance, nonce, code or storage (`anvil_setBalance`
 /// & co). Controllers only.
-#[ic_cdk::update(decode_with = "arg")]
+#[ic_cdk::update]
 fn edit_account(edit: AccountEdit) {
     controllers_only();
     with_chain_mut(|chain| chain.edit_account(&edit));
@@ -122,7 +104,7 @@ fn snapshot() -> u64 {
 
 /// Returns the chain to snapshot `id`, which is used up with every later
 /// one (`evm_revert`); `false` if there is no such snapshot. Controllers only.
-#[ic_cdk::update(decode_with = "arg")]
+#[ic_cdk::update]
 fn revert(id: u64) -> bool {
     controllers_only();
     with_chain_mut(|chain| chain.revert(id))
@@ -130,7 +112,7 @@ fn revert(id: u64) -> bool {
 
 /// Turns automine on or off (`evm_setAutomine`); returns the blocks mined
 /// from the pool when it is turned on. Controllers only.
-#[ic_cdk::update(decode_with = "arg")]
+#[ic_cdk::update]
 fn set_mining_mode(mode: MiningMode) -> Vec<MinedBlock> {
     controllers_only();
     with_chain_mut(|chain| chain.set_mining_mode(mode, ic_cdk::api::time()))
@@ -147,12 +129,12 @@ fn pool_content() -> Vec<PooledTx> {
     with_chain(|chain| chain.pool_content())
 }
 
-#[ic_cdk::query(decode_with = "arg")]
+#[ic_cdk::query]
 fn get_pooled_transaction(hash: Hash) -> Option<PooledTx> {
     with_chain(|chain| chain.pooled_transaction(hash.0))
 }
 
-#[ic_cdk::update(decode_with = "arg")]
+#[ic_cdk::update]
 fn send_raw_transaction(raw: ByteBuf) -> Result<SubmitResult, TxError> {
     with_chain_mut(|chain| chain.submit(&raw, ic_cdk::api::time()))
 }
@@ -162,22 +144,22 @@ fn chain_info() -> ChainInfo {
     with_chain(|chain| chain.info())
 }
 
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn get_account(address: Address, block: BlockTag) -> Result<AccountState, QueryError> {
     with_chain(|chain| chain.account(address.0, block))
 }
 
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn get_code(address: Address, block: BlockTag) -> Result<ByteBuf, QueryError> {
     with_chain(|chain| chain.code(address.0, block).map(|code| code.to_vec().into()))
 }
 
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn get_storage(address: Address, slot: Hash, block: BlockTag) -> Result<Hash, QueryError> {
     with_chain(|chain| chain.storage(address.0, slot.0, block).map(Hash))
 }
 
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn get_proof(
     address: Address,
     slots: Vec<Hash>,
@@ -189,7 +171,7 @@ fn get_proof(
 
 /// Executes a message at `block`, on the state changed by `overrides`,
 /// without committing it (`eth_call`).
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn call(
     args: CallArgs,
     block: BlockTag,
@@ -198,7 +180,7 @@ fn call(
     with_chain(|chain| chain.call(&args, block, &overrides, ic_cdk::api::time()))
 }
 
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn estimate_gas(
     args: CallArgs,
     block: BlockTag,
@@ -209,7 +191,7 @@ fn estimate_gas(
 
 /// The access list a message would use and its gas with it
 /// (`eth_createAccessList`).
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn create_access_list(
     args: CallArgs,
     block: BlockTag,
@@ -221,7 +203,7 @@ fn create_access_list(
 /// The geth trace of an included transaction (`debug_traceTransaction`):
 /// `options` are the tracer options as JSON, the reply is the trace as
 /// JSON; `None` if there is no such transaction.
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn trace_transaction(hash: Hash, options: String) -> Result<Option<String>, QueryError> {
     with_chain(|chain| chain.trace_transaction(hash.0, &options))
 }
@@ -229,7 +211,7 @@ fn trace_transaction(hash: Hash, options: String) -> Result<Option<String>, Quer
 /// The geth traces of every transaction of a block, in order, as pairs of
 /// hash and JSON trace (`debug_traceBlockByNumber`); the block is replayed
 /// once.
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn trace_block(block: BlockTag, options: String) -> Result<Vec<(Hash, String)>, QueryError> {
     with_chain(|chain| {
         let traces = chain.trace_block(block, &options)?;
@@ -238,32 +220,32 @@ fn trace_block(block: BlockTag, options: String) -> Result<Vec<(Hash, String)>, 
 }
 
 /// The geth trace of a message executed at `block` (`debug_traceCall`).
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn trace_call(args: CallArgs, block: BlockTag, options: String) -> Result<String, CallError> {
     with_chain(|chain| chain.trace_call(&args, block, &options, ic_cdk::api::time()))
 }
 
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn get_block(block: BlockTag, full_transactions: bool) -> Option<BlockView> {
     with_chain(|chain| chain.block(block, full_transactions))
 }
 
-#[ic_cdk::query(decode_with = "arg")]
+#[ic_cdk::query]
 fn get_transaction(hash: Hash) -> Option<TransactionView> {
     with_chain(|chain| chain.transaction(hash.0))
 }
 
-#[ic_cdk::query(decode_with = "arg")]
+#[ic_cdk::query]
 fn get_receipt(hash: Hash) -> Option<ReceiptView> {
     with_chain(|chain| chain.receipt(hash.0))
 }
 
-#[ic_cdk::query(decode_with = "arg")]
+#[ic_cdk::query]
 fn get_logs(filter: LogFilter) -> Result<Vec<LogView>, QueryError> {
     with_chain(|chain| chain.logs(&filter))
 }
 
-#[ic_cdk::query(decode_with = "args")]
+#[ic_cdk::query]
 fn fee_history(
     block_count: u64,
     newest_block: BlockTag,

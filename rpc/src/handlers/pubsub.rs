@@ -12,29 +12,15 @@ use alloy_primitives::B256;
 use alloy_rpc_types_eth::{Filter, FilterBlockOption};
 use evm_canister_api::BlockTag;
 use jsonrpsee::core::{SubscriptionResult, async_trait};
-use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::Handlers;
+use crate::api::pubsub::EthPubSubApiServer;
 use crate::convert;
 use crate::error::invalid_params;
-use crate::eth::{ChainEvent, EthRpc};
-
-#[rpc(server, namespace = "eth")]
-pub trait EthPubSubApi {
-    /// Handler for: eth_subscribe / eth_unsubscribe
-    #[subscription(
-        name = "subscribe" => "subscription",
-        unsubscribe = "unsubscribe",
-        item = serde_json::Value
-    )]
-    async fn subscribe(
-        &self,
-        kind: String,
-        params: Option<serde_json::Value>,
-    ) -> SubscriptionResult;
-}
+use crate::handle::ChainEvent;
 
 /// What a subscription sends.
 #[derive(Debug)]
@@ -80,7 +66,7 @@ fn parse(kind: &str, params: Option<serde_json::Value>) -> Result<Kind, String> 
 }
 
 #[async_trait]
-impl EthPubSubApiServer for EthRpc {
+impl EthPubSubApiServer for Handlers {
     async fn subscribe(
         &self,
         pending: PendingSubscriptionSink,
@@ -147,7 +133,7 @@ async fn send(sink: &SubscriptionSink, item: &impl Serialize) -> Result<(), Gone
     sink.send(SubscriptionMessage::from(raw)).await.map_err(|_| Gone)
 }
 
-impl EthRpc {
+impl Handlers {
     async fn send_blocks(
         &self,
         sink: &SubscriptionSink,

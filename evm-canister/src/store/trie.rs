@@ -20,7 +20,7 @@ use alloy_trie::nodes::{BranchNode, ExtensionNode, LeafNode, RlpNode, TrieNode};
 use alloy_trie::{EMPTY_ROOT_HASH, Nibbles, TrieMask};
 use ic_stable_structures::{BTreeMap, Memory};
 
-use crate::layout::Vm;
+use crate::store::layout::Vm;
 
 /// Which trie: the account trie, or one account's storage trie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,9 +45,10 @@ fn node_key(id: TrieId, path: &[u8]) -> NodeKey {
     key
 }
 
-/// The nibbles of a 32-byte key.
-pub fn nibbles(key: &B256) -> Vec<u8> {
-    key.iter().flat_map(|b| [b >> 4, b & 0x0f]).collect()
+/// The nibbles of a 32-byte key (alloy-trie's unpacking, as a plain vector
+/// the path walk slices).
+fn nibbles(key: &B256) -> Vec<u8> {
+    Nibbles::unpack(key).to_vec()
 }
 
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
@@ -339,7 +340,24 @@ fn children_of(branch: &BranchNode) -> [Option<RlpNode>; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{self, Layout};
+
+    /// Trie nodes are keyed by trie and path; a change here orphans every
+    /// stored node, so it is pinned (and needs a LAYOUT_VERSION bump).
+    #[test]
+    fn node_key_layout() {
+        let keys = [
+            alloy_primitives::hex::encode(node_key(TrieId::Accounts, &[])),
+            alloy_primitives::hex::encode(node_key(TrieId::Accounts, &[0xa, 0xb, 0xc])),
+            alloy_primitives::hex::encode(node_key(TrieId::Storage(B256::repeat_byte(0x33)), &[1])),
+        ];
+        assert_eq!(keys.join("\n"), [
+            "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+            "00000000000000000000000000000000000000000000000000000000000000000003abc0000000000000000000000000000000000000000000000000000000000000",
+            "013333333333333333333333333333333333333333333333333333333333333333011000000000000000000000000000000000000000000000000000000000000000",
+        ]
+        .join("\n"), "the trie node key layout changed: bump LAYOUT_VERSION");
+    }
+    use crate::store::layout::{self, Layout};
     use alloy_primitives::U256;
     use alloy_trie::HashBuilder;
     use ic_stable_structures::DefaultMemoryImpl;

@@ -62,7 +62,7 @@ impl<DB> Overlay<DB> {
                 }
                 let hash = keccak256(code);
                 let bytes = alloy_primitives::Bytes::copy_from_slice(code);
-                overlay.codes.insert(hash, crate::state::bytecode(bytes));
+                overlay.codes.insert(hash, crate::store::state::bytecode(bytes));
                 hash
             });
             let account = Account {

@@ -21,120 +21,18 @@ use alloy_rpc_types_eth::Transaction;
 use alloy_rpc_types_txpool::{TxpoolContent, TxpoolInspect, TxpoolInspectSummary, TxpoolStatus};
 use evm_canister_api::{AccountEdit, Hash, PooledTx};
 use jsonrpsee::core::{RpcResult, async_trait};
-use jsonrpsee::proc_macros::rpc;
-use serde::Deserialize;
 
+use super::Handlers;
+use crate::api::Quantity;
+use crate::api::controls::{AnvilApiServer, EvmApiServer, IntervalMs, TxpoolApiServer};
 use crate::convert;
 use crate::error::{self, invalid_params};
-use crate::eth::{BlockCount, ChainEvent, EthRpc};
+use crate::handle::ChainEvent;
 
 /// Most blocks one `anvil_mine` may produce: each is a real block.
 pub const MAX_MINE: u64 = 10_000;
 
-#[rpc(server, namespace = "evm")]
-pub trait EvmApi {
-    /// Handler for: evm_mine — one block, at `timestamp` if given.
-    #[method(name = "mine")]
-    async fn mine(&self, timestamp: Option<BlockCount>) -> RpcResult<String>;
-
-    /// Handler for: evm_increaseTime — returns the total offset in seconds.
-    #[method(name = "increaseTime")]
-    async fn increase_time(&self, seconds: BlockCount) -> RpcResult<u64>;
-
-    /// Handler for: evm_setNextBlockTimestamp
-    #[method(name = "setNextBlockTimestamp")]
-    async fn set_next_block_timestamp(&self, timestamp: BlockCount) -> RpcResult<()>;
-
-    /// Handler for: evm_snapshot — the id to revert to.
-    #[method(name = "snapshot")]
-    async fn snapshot(&self) -> RpcResult<U64>;
-
-    /// Handler for: evm_revert — `false` if the snapshot does not exist or
-    /// was used; reverting uses it up, with every later snapshot.
-    #[method(name = "revert")]
-    async fn revert(&self, id: U64) -> RpcResult<bool>;
-
-    /// Handler for: evm_setAutomine
-    #[method(name = "setAutomine")]
-    async fn set_automine(&self, enabled: bool) -> RpcResult<bool>;
-
-    /// Handler for: evm_setIntervalMining — milliseconds between blocks, as
-    /// Hardhat takes them (0 turns it off; a `[min, max]` range uses `min`).
-    #[method(name = "setIntervalMining")]
-    async fn set_interval_mining(&self, interval: IntervalMs) -> RpcResult<bool>;
-}
-
-#[rpc(server, namespace = "txpool")]
-pub trait TxpoolApi {
-    /// Handler for: txpool_status
-    #[method(name = "status")]
-    async fn status(&self) -> RpcResult<TxpoolStatus>;
-
-    /// Handler for: txpool_content
-    #[method(name = "content")]
-    async fn content(&self) -> RpcResult<TxpoolContent<Transaction>>;
-
-    /// Handler for: txpool_inspect
-    #[method(name = "inspect")]
-    async fn inspect(&self) -> RpcResult<TxpoolInspect>;
-}
-
-/// The interval of `evm_setIntervalMining`: milliseconds, or a range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum IntervalMs {
-    Fixed(u64),
-    Range([u64; 2]),
-}
-
-#[rpc(server, namespace = "anvil")]
-pub trait AnvilApi {
-    /// Handler for: anvil_mine and hardhat_mine — `blocks` blocks (1 by
-    /// default), `interval` seconds apart.
-    #[method(name = "mine", aliases = ["hardhat_mine"])]
-    async fn mine(&self, blocks: Option<BlockCount>, interval: Option<BlockCount>)
-    -> RpcResult<()>;
-
-    /// Handler for: anvil_setBalance and hardhat_setBalance
-    #[method(name = "setBalance", aliases = ["hardhat_setBalance"])]
-    async fn set_balance(&self, address: Address, balance: U256) -> RpcResult<bool>;
-
-    /// Handler for: anvil_setCode and hardhat_setCode
-    #[method(name = "setCode", aliases = ["hardhat_setCode"])]
-    async fn set_code(&self, address: Address, code: Bytes) -> RpcResult<bool>;
-
-    /// Handler for: anvil_setNonce and hardhat_setNonce
-    #[method(name = "setNonce", aliases = ["hardhat_setNonce"])]
-    async fn set_nonce(&self, address: Address, nonce: U64) -> RpcResult<bool>;
-
-    /// Handler for: anvil_setStorageAt and hardhat_setStorageAt — `value`
-    /// is a 32-byte word.
-    #[method(name = "setStorageAt", aliases = ["hardhat_setStorageAt"])]
-    async fn set_storage_at(&self, address: Address, slot: U256, value: B256) -> RpcResult<bool>;
-
-    /// Handler for: anvil_impersonateAccount and hardhat_impersonateAccount
-    #[method(name = "impersonateAccount", aliases = ["hardhat_impersonateAccount"])]
-    async fn impersonate_account(&self, address: Address) -> RpcResult<bool>;
-
-    /// Handler for: anvil_stopImpersonatingAccount and hardhat_stopImpersonatingAccount
-    #[method(name = "stopImpersonatingAccount", aliases = ["hardhat_stopImpersonatingAccount"])]
-    async fn stop_impersonating_account(&self, address: Address) -> RpcResult<bool>;
-
-    /// Handler for: anvil_getAutomine and hardhat_getAutomine
-    #[method(name = "getAutomine", aliases = ["hardhat_getAutomine"])]
-    async fn get_automine(&self) -> RpcResult<bool>;
-
-    /// Handler for: anvil_setAutomine (as `evm_setAutomine`)
-    #[method(name = "setAutomine")]
-    async fn set_automine(&self, enabled: bool) -> RpcResult<bool>;
-
-    /// Handler for: anvil_setIntervalMining — seconds between blocks, as
-    /// anvil takes them (0 turns it off).
-    #[method(name = "setIntervalMining")]
-    async fn set_interval_mining(&self, seconds: u64) -> RpcResult<bool>;
-}
-
-impl EthRpc {
+impl Handlers {
     async fn set_next_time(&self, seconds: u64) -> RpcResult<()> {
         self.node()
             .run(move |node| Ok(node.set_next_block_time(seconds)))
@@ -177,7 +75,7 @@ impl EthRpc {
     }
 }
 
-impl EthRpc {
+impl Handlers {
     async fn edit(&self, edit: AccountEdit) -> RpcResult<bool> {
         self.node().run(move |node| node.edit_account(edit)).await?;
         Ok(true)
@@ -215,7 +113,7 @@ fn by_sender<T>(
 }
 
 #[async_trait]
-impl TxpoolApiServer for EthRpc {
+impl TxpoolApiServer for Handlers {
     async fn status(&self) -> RpcResult<TxpoolStatus> {
         let pool = self.pool().await?;
         let pending = pool.iter().filter(|tx| tx.executable).count() as u64;
@@ -237,23 +135,23 @@ impl TxpoolApiServer for EthRpc {
 }
 
 #[async_trait]
-impl EvmApiServer for EthRpc {
-    async fn mine(&self, timestamp: Option<BlockCount>) -> RpcResult<String> {
-        if let Some(BlockCount(seconds)) = timestamp {
+impl EvmApiServer for Handlers {
+    async fn mine(&self, timestamp: Option<Quantity>) -> RpcResult<String> {
+        if let Some(Quantity(seconds)) = timestamp {
             self.set_next_time(seconds).await?;
         }
         self.mine_blocks(1, None).await?;
         Ok("0x0".to_owned())
     }
 
-    async fn increase_time(&self, seconds: BlockCount) -> RpcResult<u64> {
+    async fn increase_time(&self, seconds: Quantity) -> RpcResult<u64> {
         self.node()
             .run(move |node| Ok(node.increase_time(seconds.0)))
             .await?
             .map_err(error::server_error)
     }
 
-    async fn set_next_block_timestamp(&self, timestamp: BlockCount) -> RpcResult<()> {
+    async fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()> {
         self.set_next_time(timestamp.0).await
     }
 
@@ -288,12 +186,8 @@ impl EvmApiServer for EthRpc {
 }
 
 #[async_trait]
-impl AnvilApiServer for EthRpc {
-    async fn mine(
-        &self,
-        blocks: Option<BlockCount>,
-        interval: Option<BlockCount>,
-    ) -> RpcResult<()> {
+impl AnvilApiServer for Handlers {
+    async fn mine(&self, blocks: Option<Quantity>, interval: Option<Quantity>) -> RpcResult<()> {
         self.mine_blocks(blocks.map_or(1, |b| b.0), interval.map(|i| i.0)).await
     }
 

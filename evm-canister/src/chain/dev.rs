@@ -15,8 +15,8 @@ use alloy_primitives::U256;
 use evm_canister_api::AccountEdit;
 use ic_stable_structures::Memory;
 
-use crate::chain::Chain;
-use crate::records::SnapshotRecord;
+use super::Chain;
+use crate::store::records::SnapshotRecord;
 
 impl<M: Memory> Chain<M> {
     /// Applies `edit` to the latest state, as part of the next block.

@@ -18,10 +18,10 @@ use revm::DatabaseRef;
 use revm::context::TxEnv;
 use revm::database::CacheDB;
 
-use crate::chain::Chain;
-use crate::chain::checks_nonce;
+use super::Chain;
+use super::simulate::checks_nonce;
 use crate::evm::{self, BlockContext, Mode, TraceError};
-use crate::state::StateAt;
+use crate::store::state::StateAt;
 
 use evm_canister_api::MAX_TRACE_BYTES;
 
@@ -186,7 +186,7 @@ fn apply_edit<DB: DatabaseRef>(db: &mut CacheDB<DB>, edit: &AccountEdit) {
     if let Some(code) = &edit.code {
         info.code_hash =
             if code.is_empty() { alloy_primitives::KECCAK256_EMPTY } else { keccak256(code) };
-        info.code = Some(crate::state::bytecode(code.to_vec().into()));
+        info.code = Some(crate::store::state::bytecode(code.to_vec().into()));
     }
     db.insert_account_info(address, info);
     for (slot, value) in &edit.storage {
@@ -204,20 +204,19 @@ fn parse_options(options: &str) -> Result<GethDebugTracingOptions, QueryError> {
 }
 
 fn tx_env(raw: &[u8], from: alloy_primitives::Address) -> Result<TxEnv, QueryError> {
-    let envelope = TxEnvelope::decode_2718(&mut &raw[..]).map_err(|e| {
-        QueryError::InvalidArgument(format!("a stored transaction does not decode: {e}"))
-    })?;
+    let envelope = TxEnvelope::decode_2718(&mut &raw[..])
+        .map_err(|e| QueryError::Internal(format!("a stored transaction does not decode: {e}")))?;
     Ok(TxEnv::from_recovered_tx(&envelope, from))
 }
 
 fn replay_failed(hash: B256, error: evm_canister_api::TxError) -> QueryError {
     // An included transaction replays as it executed; this is a bug.
-    QueryError::InvalidArgument(format!("replaying transaction {hash} failed: {error:?}"))
+    QueryError::Internal(format!("replaying transaction {hash} failed: {error:?}"))
 }
 
 fn to_json(trace: &impl serde::Serialize) -> Result<String, QueryError> {
     let json = serde_json::to_string(trace)
-        .map_err(|e| QueryError::InvalidArgument(format!("the trace does not serialise: {e}")))?;
+        .map_err(|e| QueryError::Internal(format!("the trace does not serialise: {e}")))?;
     if json.len() > MAX_TRACE_BYTES {
         return Err(too_large(json.len()));
     }

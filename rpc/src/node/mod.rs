@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::B256;
 use candid::utils::ArgumentEncoder;
@@ -22,16 +21,15 @@ use canister_host::persist::{Kind, Record};
 use canister_host::{
     Canister, CanisterSettings, Compiler, Execution, Host, HostConfig, MessageEnv, UpgradeError,
 };
-use evm_canister_api::{
-    AccessListOutcome, AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView,
-    CallArgs, CallError, CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter,
-    LogView, MinedBlock, MiningMode, PooledTx, QueryError, ReceiptView, StateOverride,
-    SubmitResult, TransactionView, TxError,
-};
+use evm_canister_api::{InitArgs, MinedBlock, SubmitResult, TxError};
 use serde::de::DeserializeOwned;
-use serde_bytes::ByteBuf;
 
+use crate::cost::{TxCost, costs_of};
 use crate::storage::{StorageError, Store};
+use clock::now;
+
+mod client;
+mod clock;
 
 /// Why the node could not answer, apart from what the canister itself says.
 #[derive(Debug, thiserror::Error)]
@@ -68,28 +66,8 @@ pub struct NodeConfig {
 }
 
 /// Where the time of each message (`ic0.time`) comes from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Clock {
-    /// The wall clock, made strictly increasing.
-    #[default]
-    System,
-    /// Starts at `start` nanoseconds and advances `step` per message: the
-    /// same messages then give the same results on every run.
-    Manual { start: u64, step: u64 },
-}
+pub use clock::{Clock, LATEST_TIME};
 
-/// What a transaction cost, in every unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TxCost {
-    pub gas_used: u64,
-    /// Wasm instructions of the update that included the transaction.
-    pub instructions: u64,
-    /// Cycles the canister paid for that update.
-    pub cycles: u128,
-    pub stable_bytes_written: u64,
-}
-
-/// A transaction the canister accepted, and what it cost.
 #[derive(Clone, Debug)]
 pub struct Submitted {
     pub result: SubmitResult,
@@ -99,7 +77,7 @@ pub struct Submitted {
 
 /// Facts about the installed canister (`ic_canisterInfo`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CanisterInfo {
+pub struct CanisterStatus {
     pub module_hash: [u8; 32],
     pub version: u64,
     pub cycles: u128,
@@ -337,8 +315,8 @@ impl Node {
     }
 
     /// Facts about the installed canister.
-    pub fn canister_info(&self) -> CanisterInfo {
-        CanisterInfo {
+    pub fn canister_status(&self) -> CanisterStatus {
+        CanisterStatus {
             module_hash: self.module_hash(),
             version: self.canister.version(),
             cycles: self.canister.cycles(),
@@ -349,165 +327,6 @@ impl Node {
             durable: self.store.is_some(),
             verifying: self.verifier.is_some(),
         }
-    }
-
-    /// The environment of the next message. Only updates and upgrades
-    /// move the clock: a query sees the time an update would see now,
-    /// without taking it, so how often clients poll does not change block
-    /// timestamps. An update uses the timestamp set by
-    /// [`Node::set_next_block_time`], until a block is produced.
-    fn env(&mut self, message: Message) -> MessageEnv {
-        let natural = match self.clock {
-            Clock::System => {
-                now().saturating_add(self.time_offset).max(self.last_time.saturating_add(1))
-            }
-            Clock::Manual { step, .. } => self.last_time.saturating_add(step),
-        };
-        let time = match (message, self.next_time) {
-            (Message::Query, _) => match self.clock {
-                Clock::System => natural,
-                Clock::Manual { .. } => self.last_time,
-            },
-            (Message::Update, Some(next)) => next.max(self.last_time.saturating_add(1)),
-            (Message::Update | Message::Upgrade, _) => natural,
-        };
-        if message != Message::Query {
-            self.last_time = time;
-        }
-        MessageEnv { caller: self.caller.clone(), time }
-    }
-
-    /// A block was produced at `time`: a pending next timestamp is used up,
-    /// and the clock carries on from it.
-    fn block_produced(&mut self) {
-        if self.next_time.take().is_some() && self.clock == Clock::System {
-            self.time_offset = self.last_time.saturating_sub(now());
-        }
-    }
-
-    /// Moves the chain's clock forward by `seconds` (`evm_increaseTime`);
-    /// returns the total offset from the wall clock, in seconds. Refused
-    /// if the clock would pass [`LATEST_TIME`].
-    pub fn increase_time(&mut self, seconds: u64) -> Result<u64, String> {
-        let nanos = self.time_increase(seconds)?;
-        self.time_offset += nanos;
-        if let Clock::Manual { .. } = self.clock {
-            // The manual clock is the last message's time: move that.
-            self.last_time += nanos;
-        }
-        Ok(self.time_offset / 1_000_000_000)
-    }
-
-    /// `seconds` in nanoseconds, if the clock can move on by that much.
-    pub fn time_increase(&self, seconds: u64) -> Result<u64, String> {
-        let clock = match self.clock {
-            Clock::System => now().saturating_add(self.time_offset).max(self.last_time),
-            Clock::Manual { .. } => self.last_time,
-        };
-        seconds
-            .checked_mul(1_000_000_000)
-            .filter(|nanos| clock.saturating_add(*nanos) <= LATEST_TIME)
-            .ok_or_else(|| too_late(seconds))
-    }
-
-    /// The timestamp (seconds) of the next block (`evm_setNextBlockTimestamp`);
-    /// it must be later than the last message's time.
-    pub fn set_next_block_time(&mut self, seconds: u64) -> Result<(), String> {
-        let nanos = seconds
-            .checked_mul(1_000_000_000)
-            .filter(|nanos| *nanos <= LATEST_TIME)
-            .ok_or_else(|| {
-                format!("timestamp {seconds} is past the year 2553, the latest the clock can go")
-            })?;
-        if nanos <= self.last_time {
-            return Err(format!(
-                "timestamp {seconds} is not after the latest block's ({})",
-                self.last_time / 1_000_000_000
-            ));
-        }
-        self.next_time = Some(nanos);
-        Ok(())
-    }
-
-    /// Produces a block with the pool's executable transactions, or an
-    /// empty one (`evm_mine`).
-    pub fn mine(&mut self) -> Result<MinedBlock, NodeError> {
-        let (block, execution): (MinedBlock, _) = self.update("mine", ())?;
-        self.blocks_produced(std::slice::from_ref(&block), &execution)?;
-        Ok(block)
-    }
-
-    /// Records what the transactions of blocks a message produced cost.
-    fn blocks_produced(
-        &mut self,
-        blocks: &[MinedBlock],
-        execution: &Execution,
-    ) -> Result<(), NodeError> {
-        if blocks.is_empty() {
-            return Ok(());
-        }
-        self.block_produced();
-        for (hash, cost) in costs_of(blocks, execution) {
-            tracing::info!(
-                tx = %hash,
-                gas = cost.gas_used,
-                instructions = cost.instructions,
-                cycles = cost.cycles,
-                "transaction included"
-            );
-            self.costs.insert(hash, cost);
-            self.with_store(|store, _, _| store.record_cost(hash, &cost))?;
-        }
-        Ok(())
-    }
-
-    /// Turns automine on or off (`evm_setAutomine`); turning it on mines
-    /// what waits in the pool.
-    pub fn set_automine(&mut self, automine: bool) -> Result<Vec<MinedBlock>, NodeError> {
-        let (blocks, execution): (Vec<MinedBlock>, _) =
-            self.update("set_mining_mode", (MiningMode { automine },))?;
-        self.blocks_produced(&blocks, &execution)?;
-        Ok(blocks)
-    }
-
-    pub fn mining_mode(&mut self) -> Result<MiningMode, NodeError> {
-        self.query("mining_mode", ())
-    }
-
-    /// The transactions waiting in the pool.
-    pub fn pool_content(&mut self) -> Result<Vec<PooledTx>, NodeError> {
-        self.query("pool_content", ())
-    }
-
-    pub fn pooled_transaction(&mut self, hash: Hash) -> Result<Option<PooledTx>, NodeError> {
-        self.query("get_pooled_transaction", (hash,))
-    }
-
-    /// Sets an account's balance, nonce, code or storage.
-    pub fn edit_account(&mut self, edit: AccountEdit) -> Result<(), NodeError> {
-        let ((), _) = self.update("edit_account", (edit,))?;
-        Ok(())
-    }
-
-    /// Records the chain and the node's clock (`evm_snapshot`).
-    pub fn snapshot(&mut self) -> Result<u64, NodeError> {
-        let (id, _): (u64, _) = self.update("snapshot", ())?;
-        self.snapshot_clocks.insert(id, (self.time_offset, self.next_time));
-        Ok(id)
-    }
-
-    /// Returns the chain to snapshot `id` (`evm_revert`), and the clock's
-    /// offset as it was then; `false` if there is no such snapshot.
-    pub fn revert(&mut self, id: u64) -> Result<bool, NodeError> {
-        let (reverted, _): (bool, _) = self.update("revert", (id,))?;
-        if let Some(&(offset, next)) = self.snapshot_clocks.get(&id)
-            && reverted
-        {
-            self.time_offset = offset;
-            self.next_time = next;
-        }
-        self.snapshot_clocks.retain(|&snapshot, _| snapshot < id);
-        Ok(reverted)
     }
 
     fn query<A, R>(&mut self, method: &str, args: A) -> Result<R, NodeError>
@@ -616,44 +435,6 @@ impl Node {
         }
     }
 
-    pub fn send_raw_transaction(
-        &mut self,
-        raw: &[u8],
-    ) -> Result<Result<Submitted, TxError>, NodeError> {
-        let (result, execution): (Result<SubmitResult, TxError>, _) =
-            self.update("send_raw_transaction", (ByteBuf::from(raw),))?;
-        self.submitted(result, &execution)
-    }
-
-    /// Sends a transaction as `from` without its key (impersonation): `raw`
-    /// may carry any signature.
-    pub fn send_impersonated(
-        &mut self,
-        raw: &[u8],
-        from: Address,
-    ) -> Result<Result<Submitted, TxError>, NodeError> {
-        let (result, execution): (Result<SubmitResult, TxError>, _) =
-            self.update("send_impersonated_transaction", (ByteBuf::from(raw), from))?;
-        self.submitted(result, &execution)
-    }
-
-    fn submitted(
-        &mut self,
-        result: Result<SubmitResult, TxError>,
-        execution: &Execution,
-    ) -> Result<Result<Submitted, TxError>, NodeError> {
-        let result = match result {
-            Ok(result) => result,
-            Err(error) => return Ok(Err(error)),
-        };
-        self.blocks_produced(&result.blocks, execution)?;
-        if result.blocks.is_empty() {
-            tracing::info!(tx = %result.tx_hash, "transaction pooled");
-        }
-        let cost = self.costs.get(&result.tx_hash.0).copied();
-        Ok(Ok(Submitted { result, cost }))
-    }
-
     fn execute_upgrade(
         &mut self,
         wasm: &[u8],
@@ -695,142 +476,6 @@ impl Node {
         }
         self.with_store(|store, canister, time| store.checkpoint(canister, time)).map(|_| ())
     }
-
-    /// What transaction `hash` cost, if this node included it.
-    pub fn transaction_cost(&self, hash: B256) -> Option<TxCost> {
-        self.costs.get(&hash).copied()
-    }
-
-    pub fn chain_info(&mut self) -> Result<ChainInfo, NodeError> {
-        self.query("chain_info", ())
-    }
-
-    pub fn account(
-        &mut self,
-        address: Address,
-        block: BlockTag,
-    ) -> Result<Result<AccountState, QueryError>, NodeError> {
-        self.query("get_account", (address, block))
-    }
-
-    pub fn code(
-        &mut self,
-        address: Address,
-        block: BlockTag,
-    ) -> Result<Result<ByteBuf, QueryError>, NodeError> {
-        self.query("get_code", (address, block))
-    }
-
-    pub fn storage(
-        &mut self,
-        address: Address,
-        slot: Hash,
-        block: BlockTag,
-    ) -> Result<Result<Hash, QueryError>, NodeError> {
-        self.query("get_storage", (address, slot, block))
-    }
-
-    pub fn proof(
-        &mut self,
-        address: Address,
-        slots: Vec<Hash>,
-        block: BlockTag,
-    ) -> Result<Result<AccountProof, QueryError>, NodeError> {
-        self.query("get_proof", (address, slots, block))
-    }
-
-    /// Executes a message on the state at `block` changed by `overrides`.
-    pub fn call(
-        &mut self,
-        args: CallArgs,
-        block: BlockTag,
-        overrides: Vec<StateOverride>,
-    ) -> Result<Result<CallOutcome, CallError>, NodeError> {
-        self.query("call", (args, block, overrides))
-    }
-
-    /// The access list a message would use (`eth_createAccessList`).
-    pub fn create_access_list(
-        &mut self,
-        args: CallArgs,
-        block: BlockTag,
-        overrides: Vec<StateOverride>,
-    ) -> Result<Result<AccessListOutcome, CallError>, NodeError> {
-        self.query("create_access_list", (args, block, overrides))
-    }
-
-    /// The gas a message needs on the state at `block` changed by `overrides`.
-    pub fn estimate_gas(
-        &mut self,
-        args: CallArgs,
-        block: BlockTag,
-        overrides: Vec<StateOverride>,
-    ) -> Result<Result<Estimate, CallError>, NodeError> {
-        self.query("estimate_gas", (args, block, overrides))
-    }
-
-    /// The geth trace of an included transaction, as JSON (`None` if there
-    /// is no such transaction); `options` are the tracer options as JSON.
-    pub fn trace_transaction(
-        &mut self,
-        hash: Hash,
-        options: String,
-    ) -> Result<Result<Option<String>, QueryError>, NodeError> {
-        self.query("trace_transaction", (hash, options))
-    }
-
-    /// The geth traces of every transaction of a block, in order, as JSON.
-    pub fn trace_block(
-        &mut self,
-        block: BlockTag,
-        options: String,
-    ) -> Result<Result<Vec<(Hash, String)>, QueryError>, NodeError> {
-        self.query("trace_block", (block, options))
-    }
-
-    /// The geth trace of a message executed at `block`, as JSON.
-    pub fn trace_call(
-        &mut self,
-        args: CallArgs,
-        block: BlockTag,
-        options: String,
-    ) -> Result<Result<String, CallError>, NodeError> {
-        self.query("trace_call", (args, block, options))
-    }
-
-    pub fn block(&mut self, block: BlockTag, full: bool) -> Result<Option<BlockView>, NodeError> {
-        self.query("get_block", (block, full))
-    }
-
-    pub fn transaction(&mut self, hash: Hash) -> Result<Option<TransactionView>, NodeError> {
-        self.query("get_transaction", (hash,))
-    }
-
-    pub fn receipt(&mut self, hash: Hash) -> Result<Option<ReceiptView>, NodeError> {
-        self.query("get_receipt", (hash,))
-    }
-
-    pub fn logs(
-        &mut self,
-        filter: LogFilter,
-    ) -> Result<Result<Vec<LogView>, QueryError>, NodeError> {
-        self.query("get_logs", (filter,))
-    }
-
-    pub fn fee_history(
-        &mut self,
-        count: u64,
-        newest: BlockTag,
-        percentiles: Vec<f64>,
-    ) -> Result<Result<FeeHistory, QueryError>, NodeError> {
-        self.query("fee_history", (count, newest, percentiles))
-    }
-
-    /// Calls a query method by name with Candid bytes (for tools and tests).
-    pub fn query_raw(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>, NodeError> {
-        let env = self.env(Message::Query);
-        Ok(self.canister.query(method, arg, &env)?.reply()?.to_vec())
-    }
 }
 
 /// The blocks an update produced, from its reply.
@@ -847,34 +492,6 @@ fn mined_blocks(method: &str, execution: &Execution) -> Vec<MinedBlock> {
         "set_mining_mode" => decode::<Vec<MinedBlock>>(execution).unwrap_or_default(),
         _ => Vec::new(),
     }
-}
-
-/// What each transaction of `blocks` cost. The update's instructions,
-/// cycles and writes are shared out by the instructions each transaction
-/// took itself (`ic0.performance_counter`); a lone transaction carries all
-/// of them, block overhead (state root, storing) included.
-fn costs_of(blocks: &[MinedBlock], execution: &Execution) -> Vec<(B256, TxCost)> {
-    let txs: Vec<_> = blocks.iter().flat_map(|block| &block.transactions).collect();
-    let own: u128 = txs.iter().map(|tx| u128::from(tx.instructions)).sum();
-    let count = txs.len() as u128;
-    let share = |total: u128, tx_instructions: u64| {
-        match (total * u128::from(tx_instructions)).checked_div(own) {
-            Some(share) => share,
-            None => total / count, // nothing measured (a native build): equal shares
-        }
-    };
-    txs.iter()
-        .map(|tx| {
-            let cost = TxCost {
-                gas_used: tx.gas_used,
-                instructions: share(execution.instructions.into(), tx.instructions) as u64,
-                cycles: share(execution.cycles, tx.instructions),
-                stable_bytes_written: share(execution.stable_bytes_written.into(), tx.instructions)
-                    as u64,
-            };
-            (tx.hash.0, cost)
-        })
-        .collect()
 }
 
 fn parse_hash(hex: &str) -> anyhow::Result<[u8; 32]> {
@@ -912,22 +529,6 @@ fn compare(
 fn decode<R: CandidType + DeserializeOwned>(execution: &Execution) -> Result<R, NodeError> {
     let reply = execution.reply()?;
     candid::decode_one(reply).map_err(NodeError::Decode)
-}
-
-/// Nanoseconds since 1970, as `ic0.time` reports them.
-/// The latest time (nanoseconds, as `ic0.time` counts) the dev clock may
-/// be moved to: a year before `u64` nanoseconds run out (in 2554), so
-/// blocks can still follow it.
-pub const LATEST_TIME: u64 = u64::MAX - 365 * 24 * 3600 * 1_000_000_000;
-
-fn too_late(seconds: u64) -> String {
-    format!(
-        "moving the clock by {seconds} s would take it past the year 2553, the latest it can go"
-    )
-}
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 #[cfg(test)]

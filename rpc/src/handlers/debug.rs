@@ -10,53 +10,12 @@ use alloy_primitives::B256;
 use alloy_rpc_types_eth::TransactionRequest;
 use evm_canister_api::{BlockTag, QueryError};
 use jsonrpsee::core::{RpcResult, async_trait};
-use jsonrpsee::proc_macros::rpc;
-use serde::Serialize;
 use serde_json::Value;
 
+use super::Handlers;
+use crate::api::debug::{DebugApiServer, TxTrace};
 use crate::convert;
 use crate::error::{self, invalid_params};
-use crate::eth::EthRpc;
-
-#[rpc(server, namespace = "debug")]
-pub trait DebugApi {
-    /// Handler for: debug_traceTransaction
-    #[method(name = "traceTransaction")]
-    async fn trace_transaction(&self, hash: B256, options: Option<Value>) -> RpcResult<Value>;
-
-    /// Handler for: debug_traceCall
-    #[method(name = "traceCall")]
-    async fn trace_call(
-        &self,
-        request: TransactionRequest,
-        block: Option<BlockId>,
-        options: Option<Value>,
-    ) -> RpcResult<Value>;
-
-    /// Handler for: debug_traceBlockByNumber
-    #[method(name = "traceBlockByNumber")]
-    async fn trace_block_by_number(
-        &self,
-        number: BlockNumberOrTag,
-        options: Option<Value>,
-    ) -> RpcResult<Vec<TxTrace>>;
-
-    /// Handler for: debug_traceBlockByHash
-    #[method(name = "traceBlockByHash")]
-    async fn trace_block_by_hash(
-        &self,
-        hash: B256,
-        options: Option<Value>,
-    ) -> RpcResult<Vec<TxTrace>>;
-}
-
-/// One transaction's trace in a block trace (geth's `txTraceResult`).
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TxTrace {
-    pub tx_hash: B256,
-    pub result: Value,
-}
 
 /// The options as the canister takes them. `debug_traceCall`'s state and
 /// block overrides are not supported, and say so rather than being ignored.
@@ -87,7 +46,7 @@ fn check_size(bytes: usize, limit: usize) -> RpcResult<()> {
     Ok(())
 }
 
-impl EthRpc {
+impl Handlers {
     async fn trace_tx(&self, hash: B256, options: String) -> RpcResult<Value> {
         let trace = self.node().run(move |node| node.trace_transaction(hash.into(), options));
         match trace.await?.map_err(|e| error::query_error(&e))? {
@@ -116,7 +75,7 @@ impl EthRpc {
 }
 
 #[async_trait]
-impl DebugApiServer for EthRpc {
+impl DebugApiServer for Handlers {
     async fn trace_transaction(&self, hash: B256, options: Option<Value>) -> RpcResult<Value> {
         self.trace_tx(hash, options_json(options)?).await
     }

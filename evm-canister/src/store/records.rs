@@ -2,7 +2,7 @@
 //!
 //! Hot records (accounts, storage slots) have fixed-width encodings; the rest
 //! are RLP, Ethereum's own encoding, through `alloy-rlp`. Every change here
-//! must bump [`LAYOUT_VERSION`](crate::layout::LAYOUT_VERSION); the golden
+//! must bump [`LAYOUT_VERSION`](crate::store::layout::LAYOUT_VERSION); the golden
 //! tests at the bottom fail when an encoding drifts.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
@@ -10,7 +10,7 @@ use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use ic_stable_structures::storable::{Bound, Storable};
 use std::borrow::Cow;
 
-use crate::layout::{LAYOUT_VERSION, MAGIC};
+use crate::store::layout::{LAYOUT_VERSION, MAGIC};
 
 /// Encodes as RLP; decoding failure means the stable memory is corrupt, which
 /// is a trap (no message can proceed safely).
@@ -288,6 +288,141 @@ mod tests {
     // Golden encodings: if one of these fails, the layout changed and
     // LAYOUT_VERSION must be bumped.
 
+    /// `value` encodes as `expected` (hex) and decodes back to itself.
+    fn golden<T: Storable + PartialEq + std::fmt::Debug + Clone>(value: T, expected: &str) {
+        let bytes = value.to_bytes();
+        assert_eq!(
+            hex::encode(&bytes),
+            expected,
+            "the stored layout of {} changed: bump LAYOUT_VERSION",
+            std::any::type_name::<T>()
+        );
+        assert_eq!(T::from_bytes(bytes), value);
+    }
+
+    #[test]
+    fn stored_block_layout() {
+        golden(
+            StoredBlock {
+                hash: B256::repeat_byte(0xbb),
+                header: Bytes::from_static(&[0xc0]),
+                size: 600,
+                transactions: vec![B256::repeat_byte(0x11), B256::repeat_byte(0x22)],
+            },
+            "f86aa0bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb81c0820258f842a01111111111111111111111111111111111111111111111111111111111111111a02222222222222222222222222222222222222222222222222222222222222222",
+        );
+    }
+
+    #[test]
+    fn stored_tx_layout() {
+        golden(
+            StoredTx {
+                raw: Bytes::from_static(&[0x02, 0xf8]),
+                from: Address::repeat_byte(0xaa),
+                block_number: 5,
+                index: 1,
+                effective_gas_price: 1_000_000_007,
+            },
+            "df8202f894aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0501843b9aca07",
+        );
+    }
+
+    #[test]
+    fn stored_receipt_layout() {
+        golden(
+            StoredReceipt {
+                envelope: Bytes::from_static(&[0x02, 0xf9]),
+                block_number: 9,
+                index: 2,
+                from: Address::repeat_byte(3),
+                to: MaybeAddress(None),
+                contract_address: MaybeAddress(Some(Address::repeat_byte(4))),
+                gas_used: 21_000,
+                effective_gas_price: 1_000_000_000,
+                first_log_index: 7,
+            },
+            "f8398202f9090294030303030303030303030303030303030303030380940404040404040404040404040404040404040404825208843b9aca0007",
+        );
+    }
+
+    #[test]
+    fn dev_settings_layout() {
+        golden(DevSettings::default(), "c3010180");
+        golden(
+            DevSettings { automine: false, next_snapshot: 300, pool_seq: 70_000 },
+            "c88082012c83011170",
+        );
+    }
+
+    #[test]
+    fn pool_entry_layout() {
+        golden(
+            PoolEntry {
+                raw: Bytes::from_static(&[0x01, 0x02, 0x03]),
+                from: Address::repeat_byte(0x0f),
+                nonce: 4,
+                impersonated: true,
+                seq: 12,
+            },
+            "dc83010203940f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f04010c",
+        );
+    }
+
+    #[test]
+    fn snapshot_layout() {
+        golden(
+            SnapshotRecord { block: 17, hash: B256::repeat_byte(0x5e), edits: 2 },
+            "e311a05e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e02",
+        );
+    }
+
+    /// The keys of the state maps are ic-stable-structures' tuple
+    /// encodings of fixed-size arrays and integers; pinned with them.
+    #[test]
+    fn tuple_key_layouts() {
+        let address = [0xaa; 20];
+        let slot = slot_key(&Address::from(address), &U256::from(5));
+        let keys = [
+            hex::encode(slot),
+            hex::encode((address, 9u64).to_bytes()),
+            hex::encode((9u64, address).to_bytes()),
+            hex::encode((slot, 9u64).to_bytes()),
+            hex::encode((9u64, slot).to_bytes()),
+            hex::encode(([0x77u8; 20], 3u64).to_bytes()),
+            hex::encode((4u64, 1u64).to_bytes()),
+        ];
+        assert_eq!(keys.join("\n"), [
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0000000000000000000000000000000000000000000000000000000000000005",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0000000000000009",
+            "0000000000000009aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00000000000000000000000000000000000000000000000000000000000000050000000000000009",
+            "0000000000000009aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0000000000000000000000000000000000000000000000000000000000000005",
+            "77777777777777777777777777777777777777770000000000000003",
+            "00000000000000040000000000000001",
+        ]
+        .join("\n"), "a key layout changed: bump LAYOUT_VERSION");
+    }
+
+    /// Account edits are kept as Candid of `AccountEdit` (the log a revert
+    /// replays), so that type's encoding is a stored format too.
+    #[test]
+    fn edit_log_layout() {
+        let edit = evm_canister_api::AccountEdit {
+            address: Address::repeat_byte(0x0a).into(),
+            balance: Some(U256::from(1_000).into()),
+            nonce: Some(3),
+            code: None,
+            storage: vec![(B256::repeat_byte(1).into(), B256::repeat_byte(2).into())],
+        };
+        let bytes = candid::encode_one(&edit).unwrap();
+        assert_eq!(
+            hex::encode(&bytes),
+            "4449444c076c059cbab69c0201ade2928e0402bbbea3a50404b4e3ade80903ef9999fe09066e7d6e036d7b6d056c02000301036e78010001e8070001200101010101010101010101010101010101010101010101010101010101010101200202020202020202020202020202020202020202020202020202020202020202140a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a010300000000000000",
+            "the edit log's layout changed: bump LAYOUT_VERSION"
+        );
+        assert_eq!(candid::decode_one::<evm_canister_api::AccountEdit>(&bytes).unwrap(), edit);
+    }
+
     #[test]
     fn account_record_layout() {
         let record = AccountRecord {
@@ -311,7 +446,11 @@ mod tests {
     fn prior_account_layout() {
         assert!(PriorAccount(None).to_bytes().is_empty());
         let record = AccountRecord { balance: U256::from(1), nonce: 2, code_hash: B256::ZERO };
-        assert_eq!(PriorAccount(Some(record)).to_bytes().len(), 72);
+        assert_eq!(
+            hex::encode(PriorAccount(Some(record)).to_bytes()),
+            hex::encode(record.to_bytes()),
+            "a prior account is the account's own record"
+        );
         for prior in [PriorAccount(None), PriorAccount(Some(record))] {
             assert_eq!(PriorAccount::from_bytes(prior.to_bytes()), prior);
         }
@@ -320,8 +459,13 @@ mod tests {
     #[test]
     fn slot_key_layout() {
         let key = slot_key(&address!("0x00000000000000000000000000000000000000aa"), &U256::from(5));
-        assert_eq!(key[19], 0xaa);
-        assert_eq!(key[51], 5);
+        assert_eq!(
+            hex::encode(key),
+            concat!(
+                "00000000000000000000000000000000000000aa",
+                "0000000000000000000000000000000000000000000000000000000000000005"
+            )
+        );
         assert_eq!(
             split_slot_key(&key),
             (address!("0x00000000000000000000000000000000000000aa"), U256::from(5))

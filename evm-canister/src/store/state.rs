@@ -21,9 +21,9 @@ use revm::{DatabaseCommit, DatabaseRef};
 use std::collections::BTreeSet;
 use std::convert::Infallible;
 
-use crate::layout::{self, Layout, Vm};
-use crate::records::{AccountRecord, PriorAccount, SlotKey, slot_key, split_slot_key};
-use crate::trie::{TrieId, Tries};
+use crate::store::layout::{self, Layout, Vm};
+use crate::store::records::{AccountRecord, PriorAccount, SlotKey, slot_key, split_slot_key};
+use crate::store::trie::{TrieId, Tries};
 
 /// The world state and its history.
 pub struct State<M: Memory> {
@@ -286,11 +286,6 @@ impl<M: Memory> State<M> {
         }
         self.update_tries(touched_accounts, touched_slots);
         restored
-    }
-
-    /// Number of accounts that exist now.
-    pub fn account_count(&self) -> u64 {
-        self.accounts.len()
     }
 }
 

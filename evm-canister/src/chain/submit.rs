@@ -1,0 +1,106 @@
+//! Accepting transactions: decoding, authenticating and handing them to
+//! the block builder or the pool.
+
+//! The chain: genesis, block production and everything JSON-RPC reads.
+//!
+//! [`Chain`] owns all stable structures. It never reads the clock: callers
+//! pass the current time (the canister gets it from `ic0.time`), which keeps
+//! it deterministic and lets tests run it natively.
+
+use alloy_consensus::transaction::SignerRecoverable;
+use alloy_consensus::{Transaction, TxEnvelope, Typed2718};
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{Address, B256, Bytes};
+use evm_canister_api::{MinedBlock, SubmitResult, TxError};
+use ic_stable_structures::Memory;
+
+use super::{BlockBuilder, Chain};
+
+impl<M: Memory> Chain<M> {
+    /// Accepts a signed transaction: with automine and the sender's next
+    /// nonce it is executed and included in a new block at once, with any
+    /// pooled transactions it makes executable; otherwise it waits in the
+    /// pool.
+    ///
+    /// On error nothing has been written.
+    pub fn submit(&mut self, raw: &[u8], now: u64) -> Result<SubmitResult, TxError> {
+        let tx = self.decode_transaction(raw)?;
+        self.accept(tx, now)
+    }
+
+    /// Accepts a transaction sent as `from` without its signature
+    /// (impersonation, for the controller only). `raw` is the EIP-2718
+    /// encoding with any signature, which is not checked; the hash is that
+    /// of `raw` as usual, so callers give each sender its own placeholder
+    /// signature (as anvil does) to keep two senders' transactions apart.
+    pub fn submit_as(
+        &mut self,
+        raw: &[u8],
+        from: Address,
+        now: u64,
+    ) -> Result<SubmitResult, TxError> {
+        let tx = self.decode_impersonated(raw, from)?;
+        self.accept(tx, now)
+    }
+
+    /// Seals a block with the pool's executable transactions (`evm_mine`);
+    /// with none, the block is empty and the base fee falls as for any
+    /// empty block.
+    pub fn mine(&mut self, now: u64) -> MinedBlock {
+        let mut builder = BlockBuilder::new(self.next_block(now));
+        self.fill_from_pool(&mut builder);
+        builder.seal(self)
+    }
+
+    /// Decodes and authenticates a signed transaction.
+    pub(super) fn decode_transaction(&self, raw: &[u8]) -> Result<DecodedTx, TxError> {
+        let envelope = self.decode_envelope(raw)?;
+        // A transaction already included is refused by the nonce check, as
+        // geth refuses it.
+        let hash = *envelope.tx_hash();
+        let from = envelope.recover_signer().map_err(|_| TxError::InvalidSignature)?;
+        Ok(DecodedTx {
+            envelope,
+            hash,
+            from,
+            raw: Bytes::copy_from_slice(raw),
+            impersonated: false,
+        })
+    }
+
+    /// Decodes a transaction sent as `from`, whatever its signature.
+    pub(super) fn decode_impersonated(
+        &self,
+        raw: &[u8],
+        from: Address,
+    ) -> Result<DecodedTx, TxError> {
+        let envelope = self.decode_envelope(raw)?;
+        let hash = *envelope.tx_hash();
+        Ok(DecodedTx { envelope, hash, from, raw: Bytes::copy_from_slice(raw), impersonated: true })
+    }
+
+    /// Decodes an EIP-2718 transaction and checks what needs no state.
+    pub(super) fn decode_envelope(&self, raw: &[u8]) -> Result<TxEnvelope, TxError> {
+        let envelope = TxEnvelope::decode_2718_exact(raw)
+            .map_err(|err| TxError::Malformed(format!("rlp: {err}")))?;
+        if envelope.is_eip4844() {
+            return Err(TxError::TypeNotSupported(envelope.ty()));
+        }
+        if let Some(id) = envelope.chain_id()
+            && id != self.chain_id()
+        {
+            return Err(TxError::InvalidChainId { expected: self.chain_id(), got: Some(id) });
+        }
+        Ok(envelope)
+    }
+}
+
+/// A signed transaction, decoded and authenticated.
+pub(crate) struct DecodedTx {
+    pub(crate) envelope: TxEnvelope,
+    pub(crate) hash: B256,
+    pub(crate) from: Address,
+    pub(crate) raw: Bytes,
+    /// Sent as an impersonated account: `from` was given, not recovered.
+    pub(crate) impersonated: bool,
+}

@@ -1,0 +1,271 @@
+//! Typed access to the canister's Candid methods: one Rust method per
+//! canister method, each a query or a journaled update.
+
+use alloy_primitives::B256;
+use canister_host::Execution;
+use evm_canister_api::{
+    AccessListOutcome, AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView,
+    CallArgs, CallError, CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, LogFilter, LogView,
+    MinedBlock, MiningMode, PooledTx, QueryError, ReceiptView, StateOverride, SubmitResult,
+    TransactionView, TxError,
+};
+use serde_bytes::ByteBuf;
+
+use super::{Message, Node, NodeError, Submitted};
+use crate::cost::{TxCost, costs_of};
+
+impl Node {
+    /// empty one (`evm_mine`).
+    pub fn mine(&mut self) -> Result<MinedBlock, NodeError> {
+        let (block, execution): (MinedBlock, _) = self.update("mine", ())?;
+        self.blocks_produced(std::slice::from_ref(&block), &execution)?;
+        Ok(block)
+    }
+
+    /// Records what the transactions of blocks a message produced cost.
+    pub(super) fn blocks_produced(
+        &mut self,
+        blocks: &[MinedBlock],
+        execution: &Execution,
+    ) -> Result<(), NodeError> {
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        self.block_produced();
+        for (hash, cost) in costs_of(blocks, execution) {
+            tracing::info!(
+                tx = %hash,
+                gas = cost.gas_used,
+                instructions = cost.instructions,
+                cycles = cost.cycles,
+                "transaction included"
+            );
+            self.costs.insert(hash, cost);
+            self.with_store(|store, _, _| store.record_cost(hash, &cost))?;
+        }
+        Ok(())
+    }
+
+    /// Turns automine on or off (`evm_setAutomine`); turning it on mines
+    /// what waits in the pool.
+    pub fn set_automine(&mut self, automine: bool) -> Result<Vec<MinedBlock>, NodeError> {
+        let (blocks, execution): (Vec<MinedBlock>, _) =
+            self.update("set_mining_mode", (MiningMode { automine },))?;
+        self.blocks_produced(&blocks, &execution)?;
+        Ok(blocks)
+    }
+
+    pub fn mining_mode(&mut self) -> Result<MiningMode, NodeError> {
+        self.query("mining_mode", ())
+    }
+
+    /// The transactions waiting in the pool.
+    pub fn pool_content(&mut self) -> Result<Vec<PooledTx>, NodeError> {
+        self.query("pool_content", ())
+    }
+
+    pub fn pooled_transaction(&mut self, hash: Hash) -> Result<Option<PooledTx>, NodeError> {
+        self.query("get_pooled_transaction", (hash,))
+    }
+
+    /// Sets an account's balance, nonce, code or storage.
+    pub fn edit_account(&mut self, edit: AccountEdit) -> Result<(), NodeError> {
+        let ((), _) = self.update("edit_account", (edit,))?;
+        Ok(())
+    }
+
+    /// Records the chain and the node's clock (`evm_snapshot`).
+    pub fn snapshot(&mut self) -> Result<u64, NodeError> {
+        let (id, _): (u64, _) = self.update("snapshot", ())?;
+        self.snapshot_clocks.insert(id, (self.time_offset, self.next_time));
+        Ok(id)
+    }
+
+    /// Returns the chain to snapshot `id` (`evm_revert`), and the clock's
+    /// offset as it was then; `false` if there is no such snapshot.
+    pub fn revert(&mut self, id: u64) -> Result<bool, NodeError> {
+        let (reverted, _): (bool, _) = self.update("revert", (id,))?;
+        if let Some(&(offset, next)) = self.snapshot_clocks.get(&id)
+            && reverted
+        {
+            self.time_offset = offset;
+            self.next_time = next;
+        }
+        self.snapshot_clocks.retain(|&snapshot, _| snapshot < id);
+        Ok(reverted)
+    }
+
+    pub fn send_raw_transaction(
+        &mut self,
+        raw: &[u8],
+    ) -> Result<Result<Submitted, TxError>, NodeError> {
+        let (result, execution): (Result<SubmitResult, TxError>, _) =
+            self.update("send_raw_transaction", (ByteBuf::from(raw),))?;
+        self.submitted(result, &execution)
+    }
+
+    /// Sends a transaction as `from` without its key (impersonation): `raw`
+    /// may carry any signature.
+    pub fn send_impersonated(
+        &mut self,
+        raw: &[u8],
+        from: Address,
+    ) -> Result<Result<Submitted, TxError>, NodeError> {
+        let (result, execution): (Result<SubmitResult, TxError>, _) =
+            self.update("send_impersonated_transaction", (ByteBuf::from(raw), from))?;
+        self.submitted(result, &execution)
+    }
+
+    pub(super) fn submitted(
+        &mut self,
+        result: Result<SubmitResult, TxError>,
+        execution: &Execution,
+    ) -> Result<Result<Submitted, TxError>, NodeError> {
+        let result = match result {
+            Ok(result) => result,
+            Err(error) => return Ok(Err(error)),
+        };
+        self.blocks_produced(&result.blocks, execution)?;
+        if result.blocks.is_empty() {
+            tracing::info!(tx = %result.tx_hash, "transaction pooled");
+        }
+        let cost = self.costs.get(&result.tx_hash.0).copied();
+        Ok(Ok(Submitted { result, cost }))
+    }
+
+    /// What transaction `hash` cost, if this node included it.
+    pub fn transaction_cost(&self, hash: B256) -> Option<TxCost> {
+        self.costs.get(&hash).copied()
+    }
+
+    pub fn chain_info(&mut self) -> Result<ChainInfo, NodeError> {
+        self.query("chain_info", ())
+    }
+
+    pub fn account(
+        &mut self,
+        address: Address,
+        block: BlockTag,
+    ) -> Result<Result<AccountState, QueryError>, NodeError> {
+        self.query("get_account", (address, block))
+    }
+
+    pub fn code(
+        &mut self,
+        address: Address,
+        block: BlockTag,
+    ) -> Result<Result<ByteBuf, QueryError>, NodeError> {
+        self.query("get_code", (address, block))
+    }
+
+    pub fn storage(
+        &mut self,
+        address: Address,
+        slot: Hash,
+        block: BlockTag,
+    ) -> Result<Result<Hash, QueryError>, NodeError> {
+        self.query("get_storage", (address, slot, block))
+    }
+
+    pub fn proof(
+        &mut self,
+        address: Address,
+        slots: Vec<Hash>,
+        block: BlockTag,
+    ) -> Result<Result<AccountProof, QueryError>, NodeError> {
+        self.query("get_proof", (address, slots, block))
+    }
+
+    /// Executes a message on the state at `block` changed by `overrides`.
+    pub fn call(
+        &mut self,
+        args: CallArgs,
+        block: BlockTag,
+        overrides: Vec<StateOverride>,
+    ) -> Result<Result<CallOutcome, CallError>, NodeError> {
+        self.query("call", (args, block, overrides))
+    }
+
+    /// The access list a message would use (`eth_createAccessList`).
+    pub fn create_access_list(
+        &mut self,
+        args: CallArgs,
+        block: BlockTag,
+        overrides: Vec<StateOverride>,
+    ) -> Result<Result<AccessListOutcome, CallError>, NodeError> {
+        self.query("create_access_list", (args, block, overrides))
+    }
+
+    /// The gas a message needs on the state at `block` changed by `overrides`.
+    pub fn estimate_gas(
+        &mut self,
+        args: CallArgs,
+        block: BlockTag,
+        overrides: Vec<StateOverride>,
+    ) -> Result<Result<Estimate, CallError>, NodeError> {
+        self.query("estimate_gas", (args, block, overrides))
+    }
+
+    /// The geth trace of an included transaction, as JSON (`None` if there
+    /// is no such transaction); `options` are the tracer options as JSON.
+    pub fn trace_transaction(
+        &mut self,
+        hash: Hash,
+        options: String,
+    ) -> Result<Result<Option<String>, QueryError>, NodeError> {
+        self.query("trace_transaction", (hash, options))
+    }
+
+    /// The geth traces of every transaction of a block, in order, as JSON.
+    pub fn trace_block(
+        &mut self,
+        block: BlockTag,
+        options: String,
+    ) -> Result<Result<Vec<(Hash, String)>, QueryError>, NodeError> {
+        self.query("trace_block", (block, options))
+    }
+
+    /// The geth trace of a message executed at `block`, as JSON.
+    pub fn trace_call(
+        &mut self,
+        args: CallArgs,
+        block: BlockTag,
+        options: String,
+    ) -> Result<Result<String, CallError>, NodeError> {
+        self.query("trace_call", (args, block, options))
+    }
+
+    pub fn block(&mut self, block: BlockTag, full: bool) -> Result<Option<BlockView>, NodeError> {
+        self.query("get_block", (block, full))
+    }
+
+    pub fn transaction(&mut self, hash: Hash) -> Result<Option<TransactionView>, NodeError> {
+        self.query("get_transaction", (hash,))
+    }
+
+    pub fn receipt(&mut self, hash: Hash) -> Result<Option<ReceiptView>, NodeError> {
+        self.query("get_receipt", (hash,))
+    }
+
+    pub fn logs(
+        &mut self,
+        filter: LogFilter,
+    ) -> Result<Result<Vec<LogView>, QueryError>, NodeError> {
+        self.query("get_logs", (filter,))
+    }
+
+    pub fn fee_history(
+        &mut self,
+        count: u64,
+        newest: BlockTag,
+        percentiles: Vec<f64>,
+    ) -> Result<Result<FeeHistory, QueryError>, NodeError> {
+        self.query("fee_history", (count, newest, percentiles))
+    }
+
+    /// Calls a query method by name with Candid bytes (for tools and tests).
+    pub fn query_raw(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>, NodeError> {
+        let env = self.env(Message::Query);
+        Ok(self.canister.query(method, arg, &env)?.reply()?.to_vec())
+    }
+}
