@@ -1,12 +1,6 @@
 //! Producing blocks: the next block's environment, executing transactions
 //! into a [`BlockBuilder`], and sealing (roots, indexes, the new head).
 
-//! The chain: genesis, block production and everything JSON-RPC reads.
-//!
-//! [`Chain`] owns all stable structures. It never reads the clock: callers
-//! pass the current time (the canister gets it from `ic0.time`), which keeps
-//! it deterministic and lets tests run it natively.
-
 use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
 use alloy_consensus::{
     Block, BlockBody, Eip658Value, Header, Receipt, ReceiptEnvelope, Transaction, TxEnvelope,
@@ -15,7 +9,7 @@ use alloy_consensus::{
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B64, B256, Bloom, Bytes, Log, keccak256};
-use alloy_rlp::{Decodable, Encodable};
+use alloy_rlp::Encodable;
 use evm_canister_api::{MinedBlock, MinedTx, TxError};
 use ic_stable_structures::Memory;
 use revm::context::TxEnv;
@@ -108,7 +102,7 @@ impl<M: Memory> Chain<M> {
     /// The header of block `number`, which must exist.
     pub(crate) fn header(&self, number: u64) -> Header {
         let block = self.blocks.get(&number).expect("block exists");
-        Header::decode(&mut block.header.as_ref()).expect("stored header decodes")
+        block.decoded_header()
     }
 
     /// Base fee of the block after the head.
@@ -178,6 +172,19 @@ pub(super) struct ExecutedTx {
 
 /// A block under construction: transactions are executed and committed one
 /// by one, then the block is sealed.
+///
+/// Not alloy-evm's `EthBlockExecutor`: each transaction here runs in its
+/// own mode (signed, impersonated), is refused on its own without touching
+/// the block (a pool fills blocks by trying transactions), and its
+/// instructions are measured one by one; the executor commits a whole
+/// block through one database and picks the hardfork by timestamp, where
+/// the chain's hardfork is fixed at genesis.
+///
+/// The system calls that executor makes before a block — EIP-4788 (beacon
+/// root) and EIP-2935 (block-hash history) — are not made: both EIPs say
+/// the call does nothing when no code is at the system contract's address,
+/// and no genesis of this chain puts code there (`BLOCKHASH` reads the
+/// chain's own index). A genesis that predeploys them would need them.
 pub(crate) struct BlockBuilder {
     pub(crate) context: BlockContext,
     txs: Vec<ExecutedTx>,

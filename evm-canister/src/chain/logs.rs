@@ -1,16 +1,9 @@
 //! Logs (`eth_getLogs`) and fee history (`eth_feeHistory`).
 
-//! The chain: genesis, block production and everything JSON-RPC reads.
-//!
-//! [`Chain`] owns all stable structures. It never reads the clock: callers
-//! pass the current time (the canister gets it from `ic0.time`), which keeps
-//! it deterministic and lets tests run it natively.
-
-use alloy_consensus::{Header, ReceiptEnvelope};
+use alloy_consensus::ReceiptEnvelope;
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_eips::eip2718::Decodable2718;
-use alloy_primitives::{Address, Bloom, Log};
-use alloy_rlp::Decodable;
+use alloy_rpc_types_eth::Filter;
 use evm_canister_api::{BlockTag, FeeHistory, LogFilter, LogView, QueryError, Wei};
 use ic_stable_structures::Memory;
 
@@ -52,14 +45,14 @@ impl<M: Memory> Chain<M> {
                 "block range greater than {max_blocks} blocks"
             )));
         }
-        let matcher = LogMatcher::new(filter);
+        let Some(matcher) = alloy_filter(filter) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for number in from..=to {
             let Some(block) = self.blocks.get(&number) else {
                 continue;
             };
-            let header = Header::decode(&mut block.header.as_ref()).expect("stored header decodes");
-            if !matcher.may_match(&header.logs_bloom) {
+            let header = block.decoded_header();
+            if !matcher.matches_bloom(header.logs_bloom) {
                 continue;
             }
             for (tx_index, tx_hash) in block.transactions.iter().enumerate() {
@@ -121,7 +114,7 @@ impl<M: Memory> Chain<M> {
         let mut last = None;
         for number in oldest..=newest {
             let block = self.blocks.get(&number).expect("block exists");
-            let header = Header::decode(&mut block.header.as_ref()).expect("stored header decodes");
+            let header = block.decoded_header();
             let base_fee = header.base_fee_per_gas.unwrap_or_default();
             history.base_fee_per_gas.push(Wei::from(base_fee));
             history.gas_used_ratio.push(header.gas_used as f64 / header.gas_limit as f64);
@@ -166,41 +159,58 @@ pub(super) fn rewards_at(tips: &[(u128, u64)], gas_used: u64, percentiles: &[f64
     out
 }
 
-/// Matches logs against a filter (addresses, then topics by position).
-pub(super) struct LogMatcher<'a> {
-    addresses: Vec<Address>,
-    topics: &'a [Vec<evm_canister_api::Hash>],
+/// The filter as alloy's [`Filter`], whose `matches` and `matches_bloom`
+/// do the matching; `None` if no log can match (a topic is required at a
+/// position past the fourth, which no log has).
+pub(super) fn alloy_filter(filter: &LogFilter) -> Option<Filter> {
+    if filter.topics.iter().skip(4).any(|alternatives| !alternatives.is_empty()) {
+        return None;
+    }
+    let mut alloy = Filter::new().address(filter.addresses.iter().map(|a| a.0).collect::<Vec<_>>());
+    for (position, alternatives) in filter.topics.iter().take(4).enumerate() {
+        alloy.topics[position] = alternatives.iter().map(|t| t.0).collect::<Vec<_>>().into();
+    }
+    Some(alloy)
 }
 
-impl<'a> LogMatcher<'a> {
-    pub(super) fn new(filter: &'a LogFilter) -> Self {
-        Self { addresses: filter.addresses.iter().map(|a| a.0).collect(), topics: &filter.topics }
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Address, B256, Log, LogData};
 
-    /// Whether a block with this bloom can hold a matching log.
-    pub(super) fn may_match(&self, bloom: &Bloom) -> bool {
-        let addresses_ok = self.addresses.is_empty()
-            || self
-                .addresses
-                .iter()
-                .any(|a| bloom.contains_input(alloy_primitives::BloomInput::Raw(a.as_slice())));
-        addresses_ok
-            && self.topics.iter().all(|alternatives| {
-                alternatives.is_empty()
-                    || alternatives.iter().any(|t| {
-                        bloom.contains_input(alloy_primitives::BloomInput::Raw(t.0.as_slice()))
-                    })
-            })
-    }
-
-    pub(super) fn matches(&self, log: &Log) -> bool {
-        if !self.addresses.is_empty() && !self.addresses.contains(&log.address) {
-            return false;
+    fn filter(addresses: Vec<Address>, topics: Vec<Vec<B256>>) -> LogFilter {
+        LogFilter {
+            addresses: addresses.into_iter().map(Into::into).collect(),
+            topics: topics.into_iter().map(|t| t.into_iter().map(Into::into).collect()).collect(),
+            ..LogFilter::default()
         }
-        let topics = log.topics();
-        self.topics.iter().enumerate().all(|(i, alternatives)| {
-            alternatives.is_empty()
-                || topics.get(i).is_some_and(|t| alternatives.iter().any(|a| a.0 == *t))
-        })
+    }
+
+    fn log(address: Address, topics: Vec<B256>) -> Log {
+        Log { address, data: LogData::new_unchecked(topics, Default::default()) }
+    }
+
+    #[test]
+    fn topics_match_by_position_with_alternatives() {
+        let (a, t1, t2) = (Address::repeat_byte(1), B256::repeat_byte(1), B256::repeat_byte(2));
+        let any_then_t2 = alloy_filter(&filter(vec![a], vec![vec![], vec![t1, t2]])).unwrap();
+        assert!(any_then_t2.matches(&log(a, vec![t1, t2])));
+        assert!(!any_then_t2.matches(&log(a, vec![t1])), "a required position the log lacks");
+        assert!(!any_then_t2.matches(&log(Address::repeat_byte(9), vec![t1, t2])));
+        // Empty lists past the log's topics accept it.
+        let trailing_any = alloy_filter(&filter(vec![], vec![vec![t1], vec![], vec![]])).unwrap();
+        assert!(trailing_any.matches(&log(a, vec![t1])));
+    }
+
+    #[test]
+    fn a_topic_required_past_the_fourth_matches_nothing() {
+        let t = B256::repeat_byte(7);
+        assert!(
+            alloy_filter(&filter(vec![], vec![vec![], vec![], vec![], vec![], vec![t]])).is_none()
+        );
+        // Past the fourth, an empty list is no requirement.
+        assert!(
+            alloy_filter(&filter(vec![], vec![vec![t], vec![], vec![], vec![], vec![]])).is_some()
+        );
     }
 }

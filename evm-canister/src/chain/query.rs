@@ -1,12 +1,6 @@
 //! Reading the chain: block tags, accounts, code, storage, proofs, blocks,
 //! transactions and receipts.
 
-//! The chain: genesis, block production and everything JSON-RPC reads.
-//!
-//! [`Chain`] owns all stable structures. It never reads the clock: callers
-//! pass the current time (the canister gets it from `ic0.time`), which keeps
-//! it deterministic and lets tests run it natively.
-
 use alloy_primitives::{Address, B256, Bytes};
 use evm_canister_api::{
     AccountProof, AccountState, BlockTag, BlockView, ChainInfo, QueryError, ReceiptView,

@@ -2,13 +2,8 @@
 //! `eth_createAccessList`, and the unsigned message's transaction
 //! environment.
 
-//! The chain: genesis, block production and everything JSON-RPC reads.
-//!
-//! [`Chain`] owns all stable structures. It never reads the clock: callers
-//! pass the current time (the canister gets it from `ic0.time`), which keeps
-//! it deterministic and lets tests run it natively.
-
 use alloy_eips::eip7702::SignedAuthorization;
+use alloy_evm::rpc::{CallFees, CallFeesError};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_rlp::Decodable;
 use evm_canister_api::{
@@ -163,27 +158,32 @@ impl<M: Memory> Chain<M> {
         };
         let caller = args.from.map(Address::from).unwrap_or_default();
         let value = args.value.map(|v| v.0).unwrap_or_default();
-        let (gas_price, priority_fee) = match (&args.gas_price, &args.max_fee_per_gas) {
-            (Some(_), Some(_)) => {
-                return Err(invalid("both gasPrice and maxFeePerGas specified".to_owned()));
-            }
-            (Some(price), None) => (to_u128(price, "gasPrice")?, None),
-            (None, Some(max_fee)) => {
-                let max_fee = to_u128(max_fee, "maxFeePerGas")?;
-                let tip = match &args.max_priority_fee_per_gas {
-                    Some(tip) => to_u128(tip, "maxPriorityFeePerGas")?,
-                    None => 0,
-                };
-                (max_fee, Some(tip))
-            }
-            (None, None) => match &args.max_priority_fee_per_gas {
-                Some(tip) => {
-                    let tip = to_u128(tip, "maxPriorityFeePerGas")?;
-                    (tip + u128::from(context.base_fee), Some(tip))
-                }
-                None => (0, None),
-            },
-        };
+        // alloy-evm's `CallFees` (what reth does): which fee fields go
+        // together, and the price the message pays.
+        let base_fee = U256::from(context.base_fee);
+        let fees = CallFees::ensure_fees(
+            args.gas_price.map(|wei| wei.0),
+            args.max_fee_per_gas.map(|wei| wei.0),
+            args.max_priority_fee_per_gas.map(|wei| wei.0),
+            base_fee,
+            None,
+            None,
+            None,
+        )
+        .map_err(|error| match error {
+            CallFeesError::FeeCapTooLow => CallError::Tx(TxError::FeeCapTooLow {
+                max_fee: args.max_fee_per_gas.unwrap_or_default(),
+                base_fee: Wei::from(context.base_fee),
+            }),
+            CallFeesError::TipAboveFeeCap => CallError::Tx(TxError::TipAboveFeeCap),
+            other => invalid(other.to_string()),
+        })?;
+        let gas_price = u128::try_from(fees.gas_price)
+            .map_err(|_| invalid("the gas price does not fit in 128 bits".to_owned()))?;
+        let priority_fee = fees
+            .max_priority_fee_per_gas
+            .map(|tip| to_u128(&Wei(tip), "maxPriorityFeePerGas"))
+            .transpose()?;
         let mut authorization_list = Vec::with_capacity(args.authorization_list.len());
         for item in &args.authorization_list {
             let auth = SignedAuthorization::decode(&mut item.as_ref())

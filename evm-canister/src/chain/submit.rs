@@ -1,12 +1,6 @@
 //! Accepting transactions: decoding, authenticating and handing them to
 //! the block builder or the pool.
 
-//! The chain: genesis, block production and everything JSON-RPC reads.
-//!
-//! [`Chain`] owns all stable structures. It never reads the clock: callers
-//! pass the current time (the canister gets it from `ic0.time`), which keeps
-//! it deterministic and lets tests run it natively.
-
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Transaction, TxEnvelope, Typed2718};
 use alloy_eips::eip2718::Decodable2718;

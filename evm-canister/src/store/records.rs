@@ -209,6 +209,15 @@ pub struct StoredBlock {
 }
 rlp_storable!(StoredBlock);
 
+impl StoredBlock {
+    /// The block's header; a header that does not decode means the stable
+    /// memory is corrupt, which is a trap.
+    pub fn decoded_header(&self) -> alloy_consensus::Header {
+        alloy_rlp::Decodable::decode(&mut self.header.as_ref())
+            .unwrap_or_else(|e| panic!("corrupt block header in stable memory: {e}"))
+    }
+}
+
 /// An included transaction and where it is.
 #[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct StoredTx {

@@ -5,6 +5,7 @@ use alloy_primitives::{Address, TxKind, U256};
 use alloy_sol_types::{SolCall, SolError};
 use evm_canister_api::{
     BlockTag, CallArgs, CallError, CallOutcome, Estimate, Hash, QueryError, StateOverride, TxError,
+    Wei,
 };
 
 use crate::dev::*;
@@ -349,4 +350,45 @@ fn call_gas_is_capped_at_the_block_gas_limit() {
         dev.chain.estimate_gas(&transfer, BlockTag::Latest, &[], dev.now),
         Ok(Estimate::Gas(21_000))
     );
+}
+
+/// Fee fields are checked as geth and reth check them (alloy-evm's
+/// `CallFees`): legacy and EIP-1559 fields do not mix, a tip above the fee
+/// cap and a fee cap below the base fee are refused, and the price paid is
+/// the effective one.
+#[test]
+fn call_fee_fields_are_checked_together() {
+    let dev = Dev::new();
+    let base_fee = dev.chain.info().next_base_fee;
+    let gwei = |n: u64| Some(Wei::from(U256::from(n) * U256::from(1_000_000_000u64)));
+    // GASPRICE PUSH0 MSTORE PUSH1 32 PUSH0 RETURN: returns the price paid.
+    let price = CallArgs {
+        from: Some(dev.address(0).into()),
+        input: alloy_primitives::hex::decode("3a5f5260205ff3").unwrap().into(),
+        ..Default::default()
+    };
+    let refused = |args: CallArgs| {
+        dev.chain.call(&args, BlockTag::Pending, &[], dev.now).expect_err("refused")
+    };
+    // gasPrice with a tip used to drop the tip silently.
+    let mixed =
+        CallArgs { gas_price: gwei(10), max_priority_fee_per_gas: gwei(1), ..price.clone() };
+    let CallError::Query(QueryError::InvalidArgument(message)) = refused(mixed) else { panic!() };
+    assert!(message.contains("both gasPrice and"), "{message}");
+    let tip_above_cap =
+        CallArgs { max_fee_per_gas: gwei(2), max_priority_fee_per_gas: gwei(3), ..price.clone() };
+    assert_eq!(refused(tip_above_cap), CallError::Tx(TxError::TipAboveFeeCap));
+    let below_base = CallArgs { max_fee_per_gas: Some(Wei::from(U256::from(1))), ..price.clone() };
+    assert!(matches!(refused(below_base), CallError::Tx(TxError::FeeCapTooLow { .. })));
+
+    // EIP-1559 fields: the price is min(maxFee, base fee + tip).
+    let eip1559 =
+        CallArgs { max_fee_per_gas: gwei(100), max_priority_fee_per_gas: gwei(2), ..price.clone() };
+    let CallOutcome::Success { output, .. } =
+        dev.chain.call(&eip1559, BlockTag::Pending, &[], dev.now).unwrap()
+    else {
+        panic!()
+    };
+    let paid = U256::from_be_slice(&output);
+    assert_eq!(paid, base_fee.0 + U256::from(2_000_000_000u64));
 }
