@@ -51,6 +51,24 @@ pub enum Mode {
     Call { check_nonce: bool, check_base_fee: bool },
 }
 
+impl Mode {
+    /// The mode of a call with `tx`'s fees: as geth, the base fee is
+    /// checked only if the call names a price.
+    pub fn call(tx: &TxEnv, check_nonce: bool) -> Self {
+        let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
+        Self::Call { check_nonce, check_base_fee }
+    }
+}
+
+/// Refuses a transaction whose gas limit is above `limit`, the gas a block
+/// has (left) for it.
+pub fn check_block_gas(gas: u64, limit: u64) -> Result<(), TxError> {
+    if gas > limit {
+        return Err(TxError::GasLimitExceedsBlock { gas, limit });
+    }
+    Ok(())
+}
+
 /// The block a message executes in.
 #[derive(Clone, Debug)]
 pub struct BlockContext {

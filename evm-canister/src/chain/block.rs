@@ -213,19 +213,9 @@ impl BlockBuilder {
         tx: DecodedTx,
     ) -> Result<(), TxError> {
         let start = (chain.instructions)();
-        let remaining = self.context.gas_limit - self.cumulative_gas;
-        if tx.envelope.gas_limit() > self.context.gas_limit {
-            return Err(TxError::GasLimitExceedsBlock {
-                gas: tx.envelope.gas_limit(),
-                limit: self.context.gas_limit,
-            });
-        }
-        if tx.envelope.gas_limit() > remaining {
-            return Err(TxError::GasLimitExceedsBlock {
-                gas: tx.envelope.gas_limit(),
-                limit: remaining,
-            });
-        }
+        // Above the block's limit, then above what is left of it.
+        evm::check_block_gas(tx.envelope.gas_limit(), self.context.gas_limit)?;
+        evm::check_block_gas(tx.envelope.gas_limit(), self.gas_left())?;
         let spec = chain.spec();
         let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);
         let mode = if tx.impersonated { Mode::Impersonated } else { Mode::Transaction };

@@ -109,12 +109,7 @@ impl<M: Memory> Chain<M> {
     /// executed next, except for its nonce, which may be a future one.
     fn admit(&self, tx: &DecodedTx, now: u64) -> Result<(), TxError> {
         let context = self.next_block(now);
-        if tx.envelope.gas_limit() > context.gas_limit {
-            return Err(TxError::GasLimitExceedsBlock {
-                gas: tx.envelope.gas_limit(),
-                limit: context.gas_limit,
-            });
-        }
+        evm::check_block_gas(tx.envelope.gas_limit(), context.gas_limit)?;
         let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);
         let mode = Mode::Admission { impersonated: tx.impersonated };
         evm::execute(self.state_at(None), self.chain_id(), self.spec(), &context, env, mode)?;

@@ -51,8 +51,7 @@ impl<M: Memory> Chain<M> {
         let state = self.state_at(state_block);
         let db = Overlay::new(&state, overrides).map_err(CallError::Query)?;
         let tx = self.call_tx(args, &context, &db)?;
-        let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
-        let mode = Mode::Call { check_nonce: checks_nonce(args, tag), check_base_fee };
+        let mode = Mode::call(&tx, checks_nonce(args, tag));
         let (list, result) =
             evm::access_list(&db, self.chain_id(), self.spec(), &context, tx, mode)
                 .map_err(CallError::Tx)?;
@@ -246,8 +245,7 @@ impl<M: Memory> Chain<M> {
         db: &impl DatabaseRef<Error = Infallible>,
         check_nonce: bool,
     ) -> Result<CallOutcome, TxError> {
-        let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
-        let mode = Mode::Call { check_nonce, check_base_fee };
+        let mode = Mode::call(&tx, check_nonce);
         let executed = evm::execute(db, self.chain_id(), self.spec(), context, tx, mode)?;
         Ok(outcome(executed.result))
     }

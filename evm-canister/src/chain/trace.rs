@@ -103,8 +103,7 @@ impl<M: Memory> Chain<M> {
         let (context, state_block) = self.call_context(tag, now)?;
         let state = self.state_at(state_block);
         let tx = self.call_tx(args, &context, &state)?;
-        let check_base_fee = tx.gas_price != 0 || tx.gas_priority_fee.unwrap_or_default() != 0;
-        let mode = Mode::Call { check_nonce: checks_nonce(args, tag), check_base_fee };
+        let mode = Mode::call(&tx, checks_nonce(args, tag));
         let (trace, _) =
             evm::trace(&state, self.chain_id(), self.spec(), &context, tx, mode, options).map_err(
                 |e| match e {
