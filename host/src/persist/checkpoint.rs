@@ -693,4 +693,49 @@ mod tests {
                 + 32
         );
     }
+
+    /// Golden bytes of the checkpoint's metadata and of a delta: a change of
+    /// a byte fails here, and needs a FORMAT_VERSION bump (and a reader of
+    /// the old format).
+    #[test]
+    fn checkpoint_and_delta_bytes_are_pinned() {
+        let meta = CheckpointMeta {
+            seq: 7,
+            module_hash: [0xaa; 32],
+            heap_len: 65536,
+            stable_pages: 2,
+            heap_crcs: vec![0x0102_0304],
+            stable_crcs: vec![5, 6],
+            globals: vec![GlobalValue::I32(-1), GlobalValue::I64(2), GlobalValue::F64(3)],
+            canister_id: vec![1, 2],
+            controllers: vec![vec![9]],
+            cycles: 1_000,
+            version: 4,
+            global_timer: 0,
+            certified_data: vec![0xcd],
+            app: b"app".to_vec(),
+        };
+        let bytes = meta.encode();
+        assert_eq!(
+            hex::encode(&bytes),
+            concat!(
+                "4345564d434b5054010000000700000000000000aaaaaaaaaaaaaaaaaaaaaaaa",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa000001000000000002000000",
+                "0000000001000000000000000403020102000000000000000500000006000000",
+                "030000000000000000ffffffff00000000010200000000000000030300000000",
+                "000000020000000000000001020100000000000000010000000000000009e803",
+                "0000000000000000000000000000040000000000000000000000000000000100",
+                "000000000000cd030000000000000061707009e5ef861930421d8a4ccb8365a7",
+                "696304849c1a8d9e0e8b9b4121297ea542be"
+            ),
+            "the checkpoint layout changed"
+        );
+        assert_eq!(CheckpointMeta::decode(&bytes, Path::new("checkpoint")).unwrap(), meta);
+        let delta = encode_delta(&[(1, 3, vec![0x11; 8])], &meta);
+        assert_eq!(
+            hex::encode(Sha256::digest(&delta)),
+            "c9b6cd3e296929b0a1b49c20cd8f82670d622cc4582a6ebfe9ebb2279109044b",
+            "the delta layout changed"
+        );
+    }
 }
