@@ -11,13 +11,13 @@ use evm_canister_api::{
 };
 use serde_bytes::ByteBuf;
 
-use super::{Message, Node, NodeError, Submitted};
+use super::{Message, Node, NodeError, Submitted, Update};
 use crate::cost::{TxCost, costs_of};
 
 impl Node {
     /// empty one (`evm_mine`).
     pub fn mine(&mut self) -> Result<MinedBlock, NodeError> {
-        let (block, execution): (MinedBlock, _) = self.update("mine", ())?;
+        let (block, execution): (MinedBlock, _) = self.update(Update::Mine, ())?;
         self.blocks_produced(std::slice::from_ref(&block), &execution)?;
         Ok(block)
     }
@@ -50,7 +50,7 @@ impl Node {
     /// what waits in the pool.
     pub fn set_automine(&mut self, automine: bool) -> Result<Vec<MinedBlock>, NodeError> {
         let (blocks, execution): (Vec<MinedBlock>, _) =
-            self.update("set_mining_mode", (MiningMode { automine },))?;
+            self.update(Update::SetMiningMode, (MiningMode { automine },))?;
         self.blocks_produced(&blocks, &execution)?;
         Ok(blocks)
     }
@@ -70,13 +70,13 @@ impl Node {
 
     /// Sets an account's balance, nonce, code or storage.
     pub fn edit_account(&mut self, edit: AccountEdit) -> Result<(), NodeError> {
-        let ((), _) = self.update("edit_account", (edit,))?;
+        let ((), _) = self.update(Update::EditAccount, (edit,))?;
         Ok(())
     }
 
     /// Records the chain and the node's clock (`evm_snapshot`).
     pub fn snapshot(&mut self) -> Result<u64, NodeError> {
-        let (id, _): (u64, _) = self.update("snapshot", ())?;
+        let (id, _): (u64, _) = self.update(Update::Snapshot, ())?;
         self.snapshot_clocks.insert(id, (self.time_offset, self.next_time));
         Ok(id)
     }
@@ -84,7 +84,7 @@ impl Node {
     /// Returns the chain to snapshot `id` (`evm_revert`), and the clock's
     /// offset as it was then; `false` if there is no such snapshot.
     pub fn revert(&mut self, id: u64) -> Result<bool, NodeError> {
-        let (reverted, _): (bool, _) = self.update("revert", (id,))?;
+        let (reverted, _): (bool, _) = self.update(Update::Revert, (id,))?;
         if let Some(&(offset, next)) = self.snapshot_clocks.get(&id)
             && reverted
         {
@@ -100,7 +100,7 @@ impl Node {
         raw: &[u8],
     ) -> Result<Result<Submitted, TxError>, NodeError> {
         let (result, execution): (Result<SubmitResult, TxError>, _) =
-            self.update("send_raw_transaction", (ByteBuf::from(raw),))?;
+            self.update(Update::SendRawTransaction, (ByteBuf::from(raw),))?;
         self.submitted(result, &execution)
     }
 
@@ -112,7 +112,7 @@ impl Node {
         from: Address,
     ) -> Result<Result<Submitted, TxError>, NodeError> {
         let (result, execution): (Result<SubmitResult, TxError>, _) =
-            self.update("send_impersonated_transaction", (ByteBuf::from(raw), from))?;
+            self.update(Update::SendImpersonatedTransaction, (ByteBuf::from(raw), from))?;
         self.submitted(result, &execution)
     }
 

@@ -275,7 +275,9 @@ impl Node {
                 let Ok(execution) = self.execute_update(&record.method, &record.arg, &env) else {
                     return Ok(Vec::new()); // refused then as now
                 };
-                let costs = costs_of(&mined_blocks(&record.method, &execution), &execution);
+                let blocks = Update::from_name(&record.method)
+                    .map_or_else(Vec::new, |update| update.mined_blocks(&execution));
+                let costs = costs_of(&blocks, &execution);
                 self.costs.extend(costs.iter().copied());
                 return Ok(costs);
             }
@@ -369,13 +371,13 @@ impl Node {
         Ok(pending.commit())
     }
 
-    fn update<A, R>(&mut self, method: &str, args: A) -> Result<(R, Execution), NodeError>
+    fn update<A, R>(&mut self, method: Update, args: A) -> Result<(R, Execution), NodeError>
     where
         A: ArgumentEncoder,
         R: CandidType + DeserializeOwned,
     {
         let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
-        let execution = self.update_raw(method, &arg)?;
+        let execution = self.update_raw(method.name(), &arg)?;
         let reply = decode(&execution)?;
         Ok((reply, execution))
     }
@@ -478,19 +480,64 @@ impl Node {
     }
 }
 
-/// The blocks an update produced, from its reply.
-fn mined_blocks(method: &str, execution: &Execution) -> Vec<MinedBlock> {
-    match method {
-        "send_raw_transaction" | "send_impersonated_transaction" => {
-            decode::<Result<SubmitResult, TxError>>(execution)
-                .ok()
-                .and_then(Result::ok)
-                .map(|result| result.blocks)
-                .unwrap_or_default()
+/// The canister's update methods the node calls, by the names the journal
+/// records: what replay needs to know of a journaled update is typed here,
+/// not matched on strings where it is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Update {
+    SendRawTransaction,
+    SendImpersonatedTransaction,
+    Mine,
+    SetMiningMode,
+    EditAccount,
+    Snapshot,
+    Revert,
+}
+
+impl Update {
+    const ALL: [Self; 7] = [
+        Self::SendRawTransaction,
+        Self::SendImpersonatedTransaction,
+        Self::Mine,
+        Self::SetMiningMode,
+        Self::EditAccount,
+        Self::Snapshot,
+        Self::Revert,
+    ];
+
+    /// The method's name in `evm.did` (and in the journal).
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::SendRawTransaction => "send_raw_transaction",
+            Self::SendImpersonatedTransaction => "send_impersonated_transaction",
+            Self::Mine => "mine",
+            Self::SetMiningMode => "set_mining_mode",
+            Self::EditAccount => "edit_account",
+            Self::Snapshot => "snapshot",
+            Self::Revert => "revert",
         }
-        "mine" => decode::<MinedBlock>(execution).into_iter().collect(),
-        "set_mining_mode" => decode::<Vec<MinedBlock>>(execution).unwrap_or_default(),
-        _ => Vec::new(),
+    }
+
+    /// The method a journal record names, if the node calls it; other
+    /// updates (by [`Node::update_as`]) produce no blocks.
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|update| update.name() == name)
+    }
+
+    /// The blocks the update produced, from its reply.
+    fn mined_blocks(self, execution: &Execution) -> Vec<MinedBlock> {
+        match self {
+            Self::SendRawTransaction | Self::SendImpersonatedTransaction => {
+                decode::<Result<SubmitResult, TxError>>(execution)
+                    .ok()
+                    .and_then(Result::ok)
+                    .map(|result| result.blocks)
+                    .unwrap_or_default()
+            }
+            Self::Mine => decode::<MinedBlock>(execution).into_iter().collect(),
+            Self::SetMiningMode => decode::<Vec<MinedBlock>>(execution).unwrap_or_default(),
+            Self::EditAccount | Self::Snapshot | Self::Revert => Vec::new(),
+        }
     }
 }
 
@@ -535,6 +582,22 @@ fn decode<R: CandidType + DeserializeOwned>(execution: &Execution) -> Result<R, 
 mod tests {
     use super::*;
     use canister_host::{Response, Trap};
+
+    /// Every update the node journals is one of `evm.did`'s update methods,
+    /// and its name reads back as itself (the journal stores names).
+    #[test]
+    fn journaled_update_names_are_the_canisters() {
+        let did = include_str!("../../../evm-canister/evm.did");
+        for update in Update::ALL {
+            assert_eq!(Update::from_name(update.name()), Some(update));
+            let line = did
+                .lines()
+                .find(|line| line.trim_start().starts_with(&format!("{} :", update.name())))
+                .unwrap_or_else(|| panic!("{} is not in evm.did", update.name()));
+            assert!(!line.contains("query"), "{line}");
+        }
+        assert_eq!(Update::from_name("upgrade_probe"), None);
+    }
 
     fn execution(reply: &[u8], instructions: u64) -> Execution {
         Execution {
