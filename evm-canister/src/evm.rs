@@ -3,7 +3,7 @@
 //! Transactions and calls both run through [`execute`]; what differs is the
 //! configuration ([`Mode`]). revm performs the transaction validation
 //! (nonce, balance, fee caps, intrinsic gas, gas limits, chain id) and
-//! [`tx_error`] translates its verdicts into the canister's [`TxError`].
+//! `tx_error` translates its verdicts into the canister's [`TxError`].
 
 use alloy_eips::eip2930::AccessList;
 use alloy_eips::eip7840::BlobParams;

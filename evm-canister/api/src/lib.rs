@@ -7,7 +7,7 @@
 //!
 //! Conventions:
 //! - 20- and 32-byte values (addresses, hashes, storage words) are Candid
-//!   `blob`s of exactly that length ([`Address`], [`Hash`]).
+//!   `blob`s of exactly that length ([`Address`], [`Hash`](struct@Hash)).
 //! - Amounts of wei are Candid `nat` ([`Wei`]), as balances are on ICP.
 //! - Ethereum encodings are passed through unchanged where a standard one
 //!   exists: transactions as EIP-2718 bytes, headers as RLP, receipts as

@@ -6,15 +6,15 @@
 //!
 //! One concern per module, each an `impl Chain` block:
 //! - this module: the stable structures, genesis and opening;
-//! - [`block`]: the next block's environment, executing into a block, sealing;
-//! - [`submit`]: decoding and accepting signed and impersonated transactions;
-//! - [`pool`]: the transaction pool (pending and queued, replacement);
-//! - [`query`]: block tags, accounts, code, storage, proofs, blocks, receipts;
-//! - [`simulate`]: `eth_call`, `eth_estimateGas`, `eth_createAccessList`, with
-//!   state overrides ([`overlay`]);
-//! - [`logs`]: `eth_getLogs` and `eth_feeHistory`;
-//! - [`trace`]: the geth tracers, replaying transactions and blocks;
-//! - [`dev`]: development controls (account edits, snapshots, automine).
+//! - `block`: the next block's environment, executing into a block, sealing;
+//! - `submit`: decoding and accepting signed and impersonated transactions;
+//! - `pool`: the transaction pool (pending and queued, replacement);
+//! - `query`: block tags, accounts, code, storage, proofs, blocks, receipts;
+//! - `simulate`: `eth_call`, `eth_estimateGas`, `eth_createAccessList`, with
+//!   state overrides (`overlay`);
+//! - `logs`: `eth_getLogs` and `eth_feeHistory`;
+//! - `trace`: the geth tracers, replaying transactions and blocks;
+//! - `dev`: development controls (account edits, snapshots, automine).
 
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header};
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;

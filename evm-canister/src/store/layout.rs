@@ -49,7 +49,7 @@
 use ic_stable_structures::Memory;
 use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
 
-/// First bytes of the [`Meta`](crate::chain::Meta) cell.
+/// First bytes of the [`Meta`](crate::store::records::Meta) cell.
 pub const MAGIC: [u8; 4] = *b"CEVM";
 /// Version of the encodings in this file and in `records.rs`.
 pub const LAYOUT_VERSION: u16 = 2;

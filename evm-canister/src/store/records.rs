@@ -2,7 +2,7 @@
 //!
 //! Hot records (accounts, storage slots) have fixed-width encodings; the rest
 //! are RLP, Ethereum's own encoding, through `alloy-rlp`. Every change here
-//! must bump [`LAYOUT_VERSION`](crate::store::layout::LAYOUT_VERSION); the golden
+//! must bump [`LAYOUT_VERSION`]; the golden
 //! tests at the bottom fail when an encoding drifts.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
