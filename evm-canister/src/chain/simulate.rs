@@ -18,6 +18,7 @@ use revm::context_interface::either::Either;
 use super::Chain;
 use super::overlay::Overlay;
 use crate::evm::{self, BlockContext, Mode};
+use crate::store::state::StateAt;
 use revm::DatabaseRef;
 use std::convert::Infallible;
 
@@ -31,11 +32,9 @@ impl<M: Memory> Chain<M> {
         overrides: &[StateOverride],
         now: u64,
     ) -> Result<CallOutcome, CallError> {
-        let (context, state_block) = self.call_context(tag, now)?;
-        let state = self.state_at(state_block);
-        let db = Overlay::new(&state, overrides).map_err(CallError::Query)?;
-        let tx = self.call_tx(args, &context, &db)?;
-        self.run_call(tx, &context, &db, checks_nonce(args, tag)).map_err(CallError::Tx)
+        self.with_message(args, tag, overrides, now, |context, db, tx| {
+            self.run_call(tx, context, db, checks_nonce(args, tag)).map_err(CallError::Tx)
+        })
     }
 
     /// The access list a message would use, and its gas with that list
@@ -47,14 +46,11 @@ impl<M: Memory> Chain<M> {
         overrides: &[StateOverride],
         now: u64,
     ) -> Result<AccessListOutcome, CallError> {
-        let (context, state_block) = self.call_context(tag, now)?;
-        let state = self.state_at(state_block);
-        let db = Overlay::new(&state, overrides).map_err(CallError::Query)?;
-        let tx = self.call_tx(args, &context, &db)?;
-        let mode = Mode::call(&tx, checks_nonce(args, tag));
-        let (list, result) =
-            evm::access_list(&db, self.chain_id(), self.spec(), &context, tx, mode)
-                .map_err(CallError::Tx)?;
+        let (list, result) = self.with_message(args, tag, overrides, now, |context, db, tx| {
+            let mode = Mode::call(&tx, checks_nonce(args, tag));
+            evm::access_list(db, self.chain_id(), self.spec(), context, tx, mode)
+                .map_err(CallError::Tx)
+        })?;
         let error = match &result {
             ExecutionResult::Success { .. } => None,
             ExecutionResult::Revert { .. } => Some("execution reverted".to_owned()),
@@ -82,45 +78,61 @@ impl<M: Memory> Chain<M> {
         overrides: &[StateOverride],
         now: u64,
     ) -> Result<Estimate, CallError> {
+        self.with_message(args, tag, overrides, now, |context, db, tx| {
+            let check_nonce = checks_nonce(args, tag);
+            let run = |gas_limit: u64| {
+                let tx = TxEnv { gas_limit, ..tx.clone() };
+                self.run_call(tx, context, db, check_nonce)
+            };
+            let cap = tx.gas_limit;
+            let outcome = run(cap).map_err(CallError::Tx)?;
+            let CallOutcome::Success { gas_used, .. } = outcome else {
+                return Ok(Estimate::Failure(outcome));
+            };
+            let succeeds = |gas: u64| matches!(run(gas), Ok(CallOutcome::Success { .. }));
+            // A limit below what the message used (after refunds) cannot work.
+            let mut lo = gas_used.saturating_sub(1);
+            let mut hi = cap;
+            // Most messages need little more than they use: the stipend of a
+            // nested call and the 63/64 rule account for the difference.
+            let optimistic = ((gas_used + 2_300) * 64 / 63).min(hi);
+            if gas_used < hi && succeeds(gas_used) {
+                hi = gas_used;
+            } else if optimistic < hi {
+                if succeeds(optimistic) {
+                    hi = optimistic;
+                } else {
+                    lo = optimistic;
+                }
+            }
+            while lo + 1 < hi {
+                let mid = lo + (hi - lo) / 2;
+                if succeeds(mid) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            Ok(Estimate::Gas(hi))
+        })
+    }
+
+    /// Runs `f` with what every message needs: the block context at `tag`,
+    /// the state there changed by `overrides`, and the message's
+    /// transaction environment.
+    fn with_message<R>(
+        &self,
+        args: &CallArgs,
+        tag: BlockTag,
+        overrides: &[StateOverride],
+        now: u64,
+        f: impl FnOnce(&BlockContext, &Overlay<&StateAt<'_, M, Self>>, TxEnv) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
         let (context, state_block) = self.call_context(tag, now)?;
         let state = self.state_at(state_block);
         let db = Overlay::new(&state, overrides).map_err(CallError::Query)?;
         let tx = self.call_tx(args, &context, &db)?;
-        let check_nonce = checks_nonce(args, tag);
-        let run = |gas_limit: u64| {
-            let tx = TxEnv { gas_limit, ..tx.clone() };
-            self.run_call(tx, &context, &db, check_nonce)
-        };
-        let cap = tx.gas_limit;
-        let outcome = run(cap).map_err(CallError::Tx)?;
-        let CallOutcome::Success { gas_used, .. } = outcome else {
-            return Ok(Estimate::Failure(outcome));
-        };
-        let succeeds = |gas: u64| matches!(run(gas), Ok(CallOutcome::Success { .. }));
-        // A limit below what the message used (after refunds) cannot work.
-        let mut lo = gas_used.saturating_sub(1);
-        let mut hi = cap;
-        // Most messages need little more than they use: the stipend of a
-        // nested call and the 63/64 rule account for the difference.
-        let optimistic = ((gas_used + 2_300) * 64 / 63).min(hi);
-        if gas_used < hi && succeeds(gas_used) {
-            hi = gas_used;
-        } else if optimistic < hi {
-            if succeeds(optimistic) {
-                hi = optimistic;
-            } else {
-                lo = optimistic;
-            }
-        }
-        while lo + 1 < hi {
-            let mid = lo + (hi - lo) / 2;
-            if succeeds(mid) {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        Ok(Estimate::Gas(hi))
+        f(&context, &db, tx)
     }
 
     /// The block context and state a call at `tag` runs with.
