@@ -148,19 +148,52 @@ impl HeapImage {
     }
 }
 
+/// How the host holds stable memory: blocks of 1 MiB, each allocated on the
+/// first write to it. Blocks this size are mapped by the allocator on their
+/// own, outside its arenas, so a chain that grows by a few pages per block
+/// does not fragment the heap the way wasm-page-sized (64 KiB) allocations
+/// interleaved with short-lived buffers did (measured with the soak bench).
+const BLOCK_SIZE: usize = 1 << 20;
+const PAGES_PER_BLOCK: usize = BLOCK_SIZE / PAGE_SIZE;
+
 /// A canister's stable memory, with a journal for discarding a message.
+///
+/// Invariant: bytes of a block past [`StableMemory::len`] are zero, so
+/// growing again reads zeros.
 #[derive(Clone, Default)]
 pub struct StableMemory {
-    /// Chunks of one wasm page each; `None` is all zeros.
-    chunks: Vec<Option<Box<[u8]>>>,
+    /// `None` is a block of zeros.
+    blocks: Vec<Option<Box<[u8]>>>,
     /// Size in wasm pages.
     size: u64,
-    /// Pages as they were before the current message wrote them.
-    journal: Vec<(usize, Option<Box<[u8]>>)>,
+    /// Pages the current message wrote, in the order it first wrote them,
+    /// with where their old contents are in `saved` (`None`: the page is
+    /// new or was all zeros).
+    journal: Vec<(usize, Option<usize>)>,
+    /// The old contents of journaled pages, back to back: one buffer reused
+    /// from message to message rather than an allocation per page.
+    saved: Vec<u8>,
     journaled: BTreeSet<usize>,
     size_before: u64,
     /// Pages written since [`StableMemory::take_dirty`] was last called.
     dirty: BTreeSet<usize>,
+}
+
+/// `saved` keeps up to this much capacity between messages.
+const SAVED_KEPT: usize = 4 << 20;
+
+fn blocks_for(size_in_wasm_pages: u64) -> usize {
+    (size_in_wasm_pages * WASM_PAGE_SIZE).div_ceil(BLOCK_SIZE as u64) as usize
+}
+
+fn page_of(blocks: &[Option<Box<[u8]>>], page: usize) -> Option<&[u8]> {
+    let within = (page % PAGES_PER_BLOCK) * PAGE_SIZE;
+    let block = blocks.get(page / PAGES_PER_BLOCK)?.as_deref()?;
+    Some(&block[within..within + PAGE_SIZE])
+}
+
+fn zero_block() -> Box<[u8]> {
+    vec![0u8; BLOCK_SIZE].into_boxed_slice()
 }
 
 impl StableMemory {
@@ -174,10 +207,10 @@ impl StableMemory {
         self.size * WASM_PAGE_SIZE
     }
 
-    /// Bytes the host holds for the contents: the wasm pages ever written
-    /// (pages of zeros that were never written take no memory).
+    /// Bytes the host holds for the contents: the blocks ever written
+    /// (blocks of zeros that were never written take no memory).
     pub fn resident_bytes(&self) -> u64 {
-        self.chunks.iter().flatten().count() as u64 * WASM_PAGE_SIZE
+        (self.blocks.iter().flatten().count() * BLOCK_SIZE) as u64
     }
 
     pub fn is_empty(&self) -> bool {
@@ -190,8 +223,13 @@ impl StableMemory {
         let old = self.size;
         let new = old.checked_add(pages).filter(|&n| n <= max_pages)?;
         self.size = new;
-        self.chunks.resize_with(new as usize, || None);
+        self.blocks.resize_with(blocks_for(new), || None);
         Some(old)
+    }
+
+    /// The 4 KiB page `page`, or `None` if it is in a block of zeros.
+    fn page(&self, page: usize) -> Option<&[u8]> {
+        page_of(&self.blocks, page)
     }
 
     /// Reads `buf.len()` bytes at `offset`, which must be in bounds.
@@ -200,10 +238,9 @@ impl StableMemory {
         let mut offset = offset as usize;
         let mut done = 0;
         while done < buf.len() {
-            let chunk = offset / WASM_PAGE_SIZE as usize;
-            let within = offset % WASM_PAGE_SIZE as usize;
-            let n = (WASM_PAGE_SIZE as usize - within).min(buf.len() - done);
-            match &self.chunks[chunk] {
+            let (block, within) = (offset / BLOCK_SIZE, offset % BLOCK_SIZE);
+            let n = (BLOCK_SIZE - within).min(buf.len() - done);
+            match &self.blocks[block] {
                 Some(bytes) => buf[done..done + n].copy_from_slice(&bytes[within..within + n]),
                 None => buf[done..done + n].fill(0),
             }
@@ -229,11 +266,9 @@ impl StableMemory {
         let mut offset = offset as usize;
         let mut done = 0;
         while done < data.len() {
-            let chunk = offset / WASM_PAGE_SIZE as usize;
-            let within = offset % WASM_PAGE_SIZE as usize;
-            let n = (WASM_PAGE_SIZE as usize - within).min(data.len() - done);
-            let bytes = self.chunks[chunk]
-                .get_or_insert_with(|| vec![0u8; WASM_PAGE_SIZE as usize].into_boxed_slice());
+            let (block, within) = (offset / BLOCK_SIZE, offset % BLOCK_SIZE);
+            let n = (BLOCK_SIZE - within).min(data.len() - done);
+            let bytes = self.blocks[block].get_or_insert_with(zero_block);
             bytes[within..within + n].copy_from_slice(&data[done..done + n]);
             done += n;
             offset += n;
@@ -247,17 +282,24 @@ impl StableMemory {
         if !self.journaled.insert(page) {
             return false;
         }
-        let chunk = page / PAGES_PER_WASM_PAGE;
-        let within = (page % PAGES_PER_WASM_PAGE) * PAGE_SIZE;
-        // Pages of memory grown by this message need no saving: discarding
-        // the message truncates them away.
-        let saved = if (chunk as u64) < self.size_before {
-            self.chunks[chunk].as_ref().map(|bytes| Box::from(&bytes[within..within + PAGE_SIZE]))
+        // Pages of memory grown by this message need no saving: they were
+        // zeros, and discarding the message zeroes or truncates them.
+        let old = if ((page / PAGES_PER_WASM_PAGE) as u64) < self.size_before {
+            page_of(&self.blocks, page).filter(|bytes| bytes.iter().any(|&b| b != 0))
         } else {
             None
         };
-        self.journal.push((page, saved));
+        let at = old.map(|bytes| {
+            let at = self.saved.len();
+            self.saved.extend_from_slice(bytes);
+            at
+        });
+        self.journal.push((page, at));
         true
+    }
+
+    fn saved_page(&self, at: Option<usize>) -> &[u8] {
+        at.map_or(&ZERO_PAGE[..], |at| &self.saved[at..at + PAGE_SIZE])
     }
 
     /// Size in wasm pages when the current message started.
@@ -274,15 +316,9 @@ impl StableMemory {
     /// What `digest` (of the memory before the current message) is with the
     /// current message's writes.
     pub fn digest_after(&self, mut digest: PageDigest) -> PageDigest {
-        for (page, saved) in &self.journal {
-            let chunk = page / PAGES_PER_WASM_PAGE;
-            let within = (page % PAGES_PER_WASM_PAGE) * PAGE_SIZE;
-            let new = match self.chunks.get(chunk) {
-                Some(Some(bytes)) => &bytes[within..within + PAGE_SIZE],
-                _ => &ZERO_PAGE[..],
-            };
-            let old = saved.as_deref().unwrap_or(&ZERO_PAGE);
-            digest.replace(STABLE_SPACE, *page, old, new);
+        for &(page, at) in &self.journal {
+            let new = self.page(page).unwrap_or(&ZERO_PAGE);
+            digest.replace(STABLE_SPACE, page, self.saved_page(at), new);
         }
         digest
     }
@@ -290,10 +326,10 @@ impl StableMemory {
     /// The digest of the whole memory.
     pub fn digest(&self) -> PageDigest {
         let mut digest = PageDigest::default();
-        for (chunk, bytes) in self.chunks.iter().enumerate() {
+        for (block, bytes) in self.blocks.iter().enumerate() {
             if let Some(bytes) = bytes {
                 for (i, page) in bytes.chunks_exact(PAGE_SIZE).enumerate() {
-                    digest.replace(STABLE_SPACE, chunk * PAGES_PER_WASM_PAGE + i, &ZERO_PAGE, page);
+                    digest.replace(STABLE_SPACE, block * PAGES_PER_BLOCK + i, &ZERO_PAGE, page);
                 }
             }
         }
@@ -302,31 +338,31 @@ impl StableMemory {
 
     /// Keeps the current message's writes.
     pub fn commit(&mut self) {
+        self.clear_journal();
+    }
+
+    fn clear_journal(&mut self) {
         self.journal.clear();
         self.journaled.clear();
+        self.saved.clear();
+        self.saved.shrink_to(SAVED_KEPT);
     }
 
     /// Discards the current message's writes and growth.
     pub fn rollback(&mut self) {
-        self.size = self.size_before;
-        self.chunks.truncate(self.size as usize);
-        for (page, saved) in self.journal.drain(..) {
-            let chunk = page / PAGES_PER_WASM_PAGE;
-            if chunk >= self.chunks.len() {
-                continue;
-            }
-            let within = (page % PAGES_PER_WASM_PAGE) * PAGE_SIZE;
-            match (saved, &mut self.chunks[chunk]) {
-                (Some(saved), Some(bytes)) => {
-                    bytes[within..within + PAGE_SIZE].copy_from_slice(&saved)
-                }
-                (None, Some(bytes)) => bytes[within..within + PAGE_SIZE].fill(0),
-                (_, None) => unreachable!("a journaled page of old memory has a chunk"),
-            }
+        for &(page, at) in &self.journal {
+            let within = (page % PAGES_PER_BLOCK) * PAGE_SIZE;
+            let Some(Some(bytes)) = self.blocks.get_mut(page / PAGES_PER_BLOCK) else {
+                unreachable!("a journaled page was written, so its block exists");
+            };
+            let old = at.map_or(&ZERO_PAGE[..], |at| &self.saved[at..at + PAGE_SIZE]);
+            bytes[within..within + PAGE_SIZE].copy_from_slice(old);
         }
+        self.size = self.size_before;
+        self.blocks.truncate(blocks_for(self.size));
         // Pages of a discarded message are no longer dirty unless an earlier
         // message dirtied them; keeping them listed is harmless.
-        self.journaled.clear();
+        self.clear_journal();
     }
 
     /// Pages written since the last call.
@@ -334,22 +370,21 @@ impl StableMemory {
         std::mem::take(&mut self.dirty)
     }
 
-    /// Replaces the contents with `bytes` (a whole number of wasm pages).
-    pub fn load(&mut self, bytes: &[u8]) {
-        assert_eq!(bytes.len() as u64 % WASM_PAGE_SIZE, 0);
-        self.size = bytes.len() as u64 / WASM_PAGE_SIZE;
-        self.chunks = bytes
-            .chunks_exact(WASM_PAGE_SIZE as usize)
-            .map(|c| c.iter().any(|&b| b != 0).then(|| Box::from(c)))
-            .collect();
-        self.journal.clear();
-        self.journaled.clear();
-    }
-
-    /// A memory of `chunks` wasm pages, each all zeros (`None`) or given.
-    pub fn from_chunks(chunks: Vec<Option<Box<[u8]>>>) -> Self {
-        assert!(chunks.iter().flatten().all(|c| c.len() == WASM_PAGE_SIZE as usize));
-        Self { size: chunks.len() as u64, chunks, ..Self::default() }
+    /// A memory of as many wasm pages as `chunks` gives, each all zeros
+    /// (`None`) or given.
+    pub fn from_chunks(chunks: impl IntoIterator<Item = Option<Box<[u8]>>>) -> Self {
+        let mut memory = Self::default();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            memory.grow(1, u64::MAX).expect("no limit");
+            if let Some(chunk) = chunk {
+                assert_eq!(chunk.len() as u64, WASM_PAGE_SIZE, "a chunk is one wasm page");
+                let at = i * WASM_PAGE_SIZE as usize;
+                memory.blocks[at / BLOCK_SIZE].get_or_insert_with(zero_block)
+                    [at % BLOCK_SIZE..at % BLOCK_SIZE + chunk.len()]
+                    .copy_from_slice(&chunk);
+            }
+        }
+        memory
     }
 
     /// The whole contents.
@@ -397,6 +432,40 @@ mod tests {
         let mut zeros = [1u8; 16];
         stable.read(0, &mut zeros);
         assert_eq!(zeros, [0u8; 16]);
+    }
+
+    #[test]
+    fn stable_writes_across_a_block_and_rolls_back() {
+        let mut stable = StableMemory::default();
+        stable.grow(40, 100);
+        stable.begin();
+        let data = vec![5u8; 3 * PAGE_SIZE];
+        let offset = BLOCK_SIZE as u64 - PAGE_SIZE as u64 - 1;
+        assert_eq!(stable.write(offset, &data), 4);
+        let mut back = vec![0u8; data.len()];
+        stable.read(offset, &mut back);
+        assert_eq!(back, data);
+        assert_eq!(stable.resident_bytes(), 2 * BLOCK_SIZE as u64);
+        stable.rollback();
+        assert!(stable.to_vec().iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn stable_from_chunks_round_trips() {
+        let chunk = |b: u8| Some(vec![b; WASM_PAGE_SIZE as usize].into_boxed_slice());
+        let stable = StableMemory::from_chunks(
+            [chunk(1), None, chunk(3)]
+                .into_iter()
+                .chain(std::iter::repeat_n(None, 20).chain([chunk(4)])),
+        );
+        assert_eq!(stable.size(), 24);
+        let bytes = stable.to_vec();
+        let page = |i: usize| &bytes[i * WASM_PAGE_SIZE as usize..][..WASM_PAGE_SIZE as usize];
+        assert!(page(0).iter().all(|&b| b == 1));
+        assert!(page(1).iter().all(|&b| b == 0));
+        assert!(page(2).iter().all(|&b| b == 3));
+        assert!(page(23).iter().all(|&b| b == 4));
+        assert_eq!(stable.resident_bytes(), 2 * BLOCK_SIZE as u64);
     }
 
     #[test]
