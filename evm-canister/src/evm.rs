@@ -8,7 +8,7 @@
 use alloy_eips::eip2930::AccessList;
 use alloy_eips::eip7840::BlobParams;
 use alloy_primitives::{Address, B256, U256};
-use alloy_rpc_types_trace::geth::{GethDebugTracingOptions, GethTrace};
+use alloy_rpc_types_trace::geth::{GethDebugTracerType, GethDebugTracingOptions, GethTrace};
 use evm_canister_api::{TxError, Wei};
 use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, InvalidTransaction};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
@@ -21,6 +21,8 @@ use revm::{Database, DatabaseRef, ExecuteEvm, InspectEvm, MainBuilder, MainConte
 use revm_inspectors::access_list::AccessListInspector;
 use revm_inspectors::tracing::DebugInspector;
 use std::convert::Infallible;
+
+use crate::cost_tracer::{COST_TRACER, CostTracer, Counter};
 
 /// Hardfork of a new chain unless its genesis says otherwise. Set explicitly:
 /// revm's own default is Osaka.
@@ -169,6 +171,7 @@ fn context<DB: Database>(
 /// struct logger by default, `callTracer`, `prestateTracer`, …), through
 /// revm-inspectors, without committing anything; returns the trace and the
 /// state changes (for tracing the next transaction of a block after it).
+#[allow(clippy::too_many_arguments)]
 pub fn trace<DB: DatabaseRef<Error = Infallible> + Clone>(
     db: DB,
     chain_id: u64,
@@ -177,7 +180,18 @@ pub fn trace<DB: DatabaseRef<Error = Infallible> + Clone>(
     tx: TxEnv,
     mode: Mode,
     options: GethDebugTracingOptions,
+    counter: Counter,
 ) -> Result<(GethTrace, EvmState), TraceError> {
+    if matches!(&options.tracer, Some(GethDebugTracerType::JsTracer(name)) if name == COST_TRACER) {
+        // Started before the EVM is built, as the recorded phase is.
+        let tracer = CostTracer::new(counter);
+        let mut evm = context(WrapDatabaseRef(db), chain_id, spec, block, mode)
+            .build_mainnet_with_inspector(tracer);
+        let facts = TxFacts::new(&tx, chain_id, block);
+        let result = evm.inspect_tx(tx).map_err(|err| TraceError::Tx(evm_error(err, &facts)))?;
+        let trace = evm.inspector.finish(result.result.tx_gas_used());
+        return Ok((GethTrace::JS(trace), result.state));
+    }
     let inspector = DebugInspector::new(options).map_err(|e| TraceError::Options(e.to_string()))?;
     let mut evm = context(WrapDatabaseRef(db.clone()), chain_id, spec, block, mode)
         .build_mainnet_with_inspector(inspector);

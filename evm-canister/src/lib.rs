@@ -17,7 +17,8 @@
 //! - `exports`: the ic-cdk boundary, thin: decode, call [`Chain`], encode;
 //! - [`chain`]: genesis, block production, the pool, queries, simulation,
 //!   logs, tracing and dev controls, one module each;
-//! - [`evm`]: the one place revm is configured;
+//! - [`evm`]: the one place revm is configured; [`cost_tracer`]: where a
+//!   transaction's instructions go, frame by frame and opcode by opcode;
 //! - [`store`]: everything persisted in stable memory — the layout, record
 //!   encodings, the state with history, the tries, and native stable memory.
 //!
@@ -25,6 +26,7 @@
 //! reaches [`Chain`] as an argument, read from `ic0.time` by the exports.
 
 pub mod chain;
+pub mod cost_tracer;
 pub mod evm;
 pub mod store;
 

@@ -58,12 +58,17 @@ impl FeeTable {
 
     /// Cycles for executing `instructions` in an update message.
     pub fn execution_cost(&self, instructions: u64, wasm64: bool) -> u128 {
+        self.update_message_execution_fee + self.instruction_cost(instructions, wasm64)
+    }
+
+    /// Cycles for `instructions` alone, without the fee every update pays.
+    pub fn instruction_cost(&self, instructions: u64, wasm64: bool) -> u128 {
         let per_ten = if wasm64 {
             self.ten_update_instructions_execution_fee_wasm64
         } else {
             self.ten_update_instructions_execution_fee
         };
-        self.update_message_execution_fee + u128::from(instructions) * per_ten / 10
+        u128::from(instructions) * per_ten / 10
     }
 
     /// Cycles a call to another canister would cost (`ic0.cost_call`).

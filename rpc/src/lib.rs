@@ -19,14 +19,14 @@
 //!   impersonation, interval mining, chain events);
 //! - [`node`]: the installed canister — lifecycle and replay, the dev clock,
 //!   journaling and verification, typed access to its methods;
-//! - [`cost`]: what each transaction cost, apportioned from its message;
+//! - [`cost`]: what each transaction cost, apportioned from its message, and
+//!   where its instructions went; [`txlog`]: the log line per transaction;
 //! - [`filters`]: polling filters; [`limits`]: what a public endpoint bounds;
 //! - [`server`], [`transport`], [`websocket`]: HTTP and WebSocket serving;
 //! - [`convert`]: JSON-RPC types ⇄ the canister's types;
 //! - [`error`]: every JSON-RPC error code and message, in one place;
 //! - [`devchain`]: the development chain and accounts of the standard test mnemonic;
-//! - [`storage`]: the data directory that keeps the chain across restarts;
-//! - [`statetest`]: Ethereum's state tests, run through the canister.
+//! - [`storage`]: the data directory that keeps the chain across restarts.
 
 pub mod api;
 pub mod convert;
@@ -39,9 +39,9 @@ pub mod handlers;
 pub mod limits;
 pub mod node;
 pub mod server;
-pub mod statetest;
 pub mod storage;
 pub mod transport;
+pub mod txlog;
 pub mod websocket;
 
 /// The EVM canister's wasm module, built from `evm-canister`.

@@ -10,10 +10,9 @@ use canister_evm::devchain::{DERIVATION_PATH, DevChain, TEST_MNEMONIC};
 use canister_evm::handle::NodeHandle;
 use canister_evm::limits::Limits;
 use canister_evm::node::{Clock, Node, NodeConfig};
-use canister_evm::statetest;
 use canister_host::{Compiler, HostConfig};
 use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser};
 use std::io::IsTerminal;
 
 /// A local Ethereum development chain whose EVM (revm) runs inside an
@@ -24,10 +23,8 @@ use std::io::IsTerminal;
 /// Hardhat do, and serves Ethereum JSON-RPC over HTTP and WebSocket. The chain
 /// is kept in a data directory and survives restarts, crashes and upgrades.
 #[derive(Debug, Parser)]
-#[command(name = "canister-evm", version, args_conflicts_with_subcommands = true)]
+#[command(name = "canister-evm", version)]
 struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
     /// Interface to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
@@ -67,6 +64,10 @@ struct Cli {
     /// and the message rejected. The only value is `winch`.
     #[arg(long, value_name = "COMPILER", value_parser = ["winch"])]
     verify_with: Option<String>,
+    /// Do not log a line per mined transaction (hash, contract and method,
+    /// gas, wasm instructions, cycles).
+    #[arg(long, short)]
+    quiet: bool,
     /// Updates between checkpoints of the data directory.
     #[arg(long, default_value_t = canister_evm::storage::CHECKPOINT_INTERVAL, hide = true)]
     checkpoint_interval: u64,
@@ -129,57 +130,6 @@ impl LimitArgs {
             ..Limits::default()
         }
     }
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run Ethereum state-test fixtures through the EVM canister, in wasm
-    /// under the host: a fresh chain per case whose genesis is the fixture's
-    /// pre-state; compares the post-state root and logs hash. Exits with
-    /// status 1 if any case fails.
-    Statetest(StatetestArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct StatetestArgs {
-    /// Fixture files, or directories searched for `*.json` fixtures.
-    #[arg(required = true)]
-    paths: Vec<PathBuf>,
-    /// Only these forks, comma-separated (e.g. `Cancun,Prague`) [default: all].
-    #[arg(long, value_delimiter = ',')]
-    fork: Vec<String>,
-    /// Only tests whose name or file path contains this text.
-    #[arg(long)]
-    filter: Option<String>,
-    /// Run the canister's code natively instead of in wasm under the host.
-    #[arg(long)]
-    native: bool,
-    /// Print a JSON report with every case instead of text.
-    #[arg(long)]
-    json: bool,
-    /// Worker threads [default: the number of CPUs].
-    #[arg(long, short)]
-    jobs: Option<usize>,
-}
-
-fn statetest(args: StatetestArgs) -> anyhow::Result<bool> {
-    let jobs =
-        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let options = statetest::Options {
-        paths: args.paths,
-        forks: args.fork,
-        filter: args.filter,
-        mode: if args.native { statetest::Mode::Native } else { statetest::Mode::Wasm },
-        jobs,
-        progress: !args.json && std::io::stderr().is_terminal(),
-    };
-    let report = statetest::run(&options)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", report.to_text());
-    }
-    Ok(report.total.failed == 0)
 }
 
 fn xdg_dir(variable: &str, fallback: &str) -> Option<PathBuf> {
@@ -264,13 +214,10 @@ async fn run() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,jsonrpsee=warn,wasmtime=warn,cranelift=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let matches = Cli::command().get_matches();
-    let mut cli = Cli::from_arg_matches(&matches)?;
-    if let Some(Command::Statetest(args)) = cli.command.take() {
-        let passed = tokio::task::spawn_blocking(move || statetest(args)).await??;
-        std::process::exit(if passed { 0 } else { 1 });
-    }
+    let cli = Cli::from_arg_matches(&matches)?;
     let explicit = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
 
     let data_dir = match (&cli.data_dir, cli.ephemeral) {
@@ -316,6 +263,9 @@ async fn run() -> anyhow::Result<()> {
     release_free_memory();
     if let Some(dir) = &data_dir {
         check_settings(&node, &cli, &explicit, dir)?;
+    }
+    if !cli.quiet {
+        node.log_transactions(canister_evm::txlog::Names::builtin());
     }
     if let Some(path) = &cli.upgrade {
         let wasm = if path.as_os_str().is_empty() {

@@ -32,7 +32,7 @@ use canister_host::{Canister, CanisterModule, Host};
 use evm_canister_api::InitArgs;
 use sha2::{Digest, Sha256};
 
-use crate::cost::TxCost;
+use crate::cost::{CostBreakdown, TxCost};
 
 /// Messages between checkpoints, unless configured otherwise.
 pub const CHECKPOINT_INTERVAL: u64 = 1_000;
@@ -47,8 +47,14 @@ const FORMAT_VERSION: u32 = 1;
 ///  ├────────┼───────┼──────────────┼─────────┼──────────────┤
 ///  │tx hash │ gas   │ instructions │ cycles  │ stable bytes │
 /// ```
+///
+/// followed, for transactions whose phases were measured, by the seven
+/// phases of [`CostBreakdown`] (u64 each, in its field order: 56 bytes). A
+/// record without them, as version 2 ledgers from before phases hold, has
+/// no breakdown; so the version stays 2.
 const COSTS: Format = Format { magic: *b"CEVMCOST", version: 2 };
 const COST_RECORD: usize = 32 + 8 + 8 + 16 + 8;
+const BREAKDOWN: usize = 7 * 8;
 /// A version-1 record: the same fields and a CRC-32 of them, unframed.
 const COST_RECORD_V1: usize = COST_RECORD + 4;
 
@@ -376,19 +382,44 @@ fn encode_cost(hash: B256, cost: &TxCost) -> Vec<u8> {
     record.extend_from_slice(&cost.instructions.to_le_bytes());
     record.extend_from_slice(&cost.cycles.to_le_bytes());
     record.extend_from_slice(&cost.stable_bytes_written.to_le_bytes());
+    if let Some(b) = &cost.breakdown {
+        let phases = [
+            b.decoding,
+            b.sender_recovery,
+            b.validation,
+            b.evm_execution,
+            b.state_write,
+            b.block_seal,
+            b.other,
+        ];
+        for phase in phases {
+            record.extend_from_slice(&phase.to_le_bytes());
+        }
+    }
     record
 }
 
 fn decode_cost(record: &[u8]) -> Option<(B256, TxCost)> {
-    if record.len() != COST_RECORD {
+    if record.len() != COST_RECORD && record.len() != COST_RECORD + BREAKDOWN {
         return None;
     }
     let field = |at: usize, len: usize| &record[at..at + len];
+    let word = |at: usize| u64::from_le_bytes(field(at, 8).try_into().unwrap());
+    let breakdown = (record.len() > COST_RECORD).then(|| CostBreakdown {
+        decoding: word(COST_RECORD),
+        sender_recovery: word(COST_RECORD + 8),
+        validation: word(COST_RECORD + 16),
+        evm_execution: word(COST_RECORD + 24),
+        state_write: word(COST_RECORD + 32),
+        block_seal: word(COST_RECORD + 40),
+        other: word(COST_RECORD + 48),
+    });
     let cost = TxCost {
-        gas_used: u64::from_le_bytes(field(32, 8).try_into().unwrap()),
-        instructions: u64::from_le_bytes(field(40, 8).try_into().unwrap()),
+        gas_used: word(32),
+        instructions: word(40),
         cycles: u128::from_le_bytes(field(48, 16).try_into().unwrap()),
-        stable_bytes_written: u64::from_le_bytes(field(64, 8).try_into().unwrap()),
+        stable_bytes_written: word(64),
+        breakdown,
     };
     Some((B256::from_slice(field(0, 32)), cost))
 }
@@ -484,6 +515,7 @@ mod tests {
             instructions: 0x0102_0304,
             cycles: 5,
             stable_bytes_written: 6,
+            breakdown: None,
         };
         (B256::repeat_byte(0xab), cost)
     }
@@ -505,6 +537,28 @@ mod tests {
         );
         assert_eq!(decode_cost(&encode_cost(hash, &cost)), Some((hash, cost)));
         assert_eq!(&COSTS.header()[..], b"CEVMCOST\x02\x00\x00\x00");
+
+        // With the phases: the same fields, then the seven phases in order.
+        let breakdown = CostBreakdown {
+            decoding: 1,
+            sender_recovery: 2,
+            validation: 3,
+            evm_execution: 4,
+            state_write: 5,
+            block_seal: 6,
+            other: 0x0102_02ef,
+        };
+        let cost = TxCost { breakdown: Some(breakdown), ..cost };
+        let record = encode_cost(hash, &cost);
+        assert_eq!(record.len(), 128);
+        let mut tail = String::new();
+        for phase in 1..=6 {
+            tail += &format!("{phase:02x}00000000000000");
+        }
+        tail += "ef02020100000000";
+        assert_eq!(alloy_primitives::hex::encode(&record[72..]), tail);
+        assert_eq!(decode_cost(&record), Some((hash, cost)));
+        assert_eq!(decode_cost(&record[..100]), None);
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub struct Node {
     pub url: String,
     /// Everything the node printed before it started listening.
     pub banner: String,
+    /// Its log (standard error) so far.
+    log: std::sync::Arc<Mutex<String>>,
 }
 
 impl Node {
@@ -97,7 +99,12 @@ impl Node {
         };
         // Keep draining stdout so the node never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Ok(Node { child, url, banner })
+        Ok(Node { child, url, banner, log })
+    }
+
+    /// What the node has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Stops the node as Ctrl-C would (it checkpoints), and waits.

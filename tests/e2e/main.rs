@@ -10,4 +10,3 @@ mod clients;
 mod contracts;
 mod durability;
 mod node;
-mod statetest;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::{Node, post, rpc};
+use crate::harness::{Node, dev_keys, post, rpc, send_raw, signed};
 
 #[test]
 fn prints_the_dev_accounts_and_serves_the_chain() {
@@ -132,4 +132,44 @@ fn with_block_time_transactions_wait_for_the_next_block() {
     assert_eq!(rpc(&node, "evm_mine", json!([]))["result"], "0x0");
     let mined = receipt(&third).expect("evm_mine includes the pooled transaction");
     assert!(number(json!({ "result": mined["blockNumber"] })) > head);
+}
+
+/// Every mined transaction gets a log line, as Hardhat's node prints one:
+/// hash, contract and method when an ABI of `contracts/` knows it, gas,
+/// instructions and cycles; `--quiet` turns it off.
+#[test]
+fn the_node_logs_each_transaction_with_its_costs() {
+    use alloy_primitives::{Address, TxKind, keccak256};
+    let keys = dev_keys();
+    let to = TxKind::Call(Address::repeat_byte(0x42));
+    let mut transfer = keccak256("transfer(address,uint256)")[..4].to_vec();
+    transfer.extend_from_slice(&[0u8; 64]);
+
+    let node = Node::start(&[]);
+    let (plain, raw) = signed(&keys[0], 0, to, 1, Vec::new());
+    send_raw(&node.url, &raw).unwrap();
+    let (call, raw) = signed(&keys[0], 1, to, 0, transfer.clone());
+    send_raw(&node.url, &raw).unwrap();
+    let short = |hash: alloy_primitives::B256| format!("{}…", &hash.to_string()[..10]);
+    let line = |hash| {
+        eventually(|| node.log().lines().find(|l| l.contains(&short(hash))).map(str::to_owned))
+    };
+    let plain_line = line(plain);
+    assert!(plain_line.contains("  plain transfer  gas 21,000  wasm "), "{plain_line}");
+    assert!(plain_line.contains(" M  cycles "), "{plain_line}");
+    let call_line = line(call);
+    assert!(call_line.contains("  Token.transfer  gas "), "{call_line}");
+
+    let quiet = Node::start(&["--quiet"]);
+    let (hash, raw) = signed(&keys[0], 0, to, 1, Vec::new());
+    send_raw(&quiet.url, &raw).unwrap();
+    let receipt = rpc(&quiet, "eth_getTransactionReceipt", json!([hash]));
+    assert_eq!(receipt["result"]["status"], "0x1", "{receipt}");
+    // A transaction that waits in the pool is still logged, after where
+    // the first one's line would be: once it shows, that line would have.
+    rpc(&quiet, "evm_setAutomine", json!([false]));
+    let (pooled, raw) = signed(&keys[0], 1, to, 1, Vec::new());
+    send_raw(&quiet.url, &raw).unwrap();
+    eventually(|| quiet.log().contains(&pooled.to_string()).then_some(()));
+    assert!(!quiet.log().contains(&short(hash)), "{}", quiet.log());
 }

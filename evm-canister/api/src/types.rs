@@ -205,9 +205,47 @@ pub struct MinedTx {
     /// `true` if execution succeeded, `false` if it reverted or halted.
     pub success: bool,
     pub gas_used: u64,
-    /// Wasm instructions executing this transaction took (`ic0.performance_counter`),
-    /// not counting what the block as a whole costs (state root, storing).
+    /// Wasm instructions this transaction took itself (`ic0.performance_counter`):
+    /// the sum of its `phases`, not counting what the block as a whole costs
+    /// (state root, storing) or the rest of the message.
     pub instructions: u64,
+    /// Where those instructions went. Optional in Candid only so that replies
+    /// of modules from before phases were measured still decode.
+    pub phases: Option<TxPhases>,
+    /// The recipient; `None` for a contract creation (and in replies of
+    /// older modules).
+    pub to: Option<Address>,
+    /// The first four bytes of the input, a Solidity method's selector, if
+    /// the input has four.
+    pub selector: Option<ByteBuf>,
+}
+
+/// Where one transaction's own instructions went, phase by phase, in the
+/// message that included it (`ic0.performance_counter` read between
+/// phases; the readings themselves land in the phase they end).
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxPhases {
+    /// Decoding the EIP-2718 envelope (for a pooled transaction, decoding
+    /// its pool entry).
+    pub decode: u64,
+    /// Recovering the sender from the signature; 0 for an impersonated or a
+    /// pooled transaction (recovered in the message that pooled it).
+    pub recover: u64,
+    /// The chain's own checks before the EVM: chain id, nonce against the
+    /// account and the pool, the block's gas.
+    pub validate: u64,
+    /// revm: checks against the state, execution, gas refunds and fees.
+    pub execute: u64,
+    /// Writing the changed accounts and storage to stable memory, and
+    /// building the receipt.
+    pub commit: u64,
+}
+
+impl TxPhases {
+    /// The instructions of all phases.
+    pub fn total(&self) -> u64 {
+        self.decode + self.recover + self.validate + self.execute + self.commit
+    }
 }
 
 /// A block a message produced.
@@ -217,6 +255,10 @@ pub struct MinedBlock {
     pub hash: Hash,
     pub timestamp: u64,
     pub transactions: Vec<MinedTx>,
+    /// Instructions sealing the block took: the transactions and receipts
+    /// tries, the state root, the header, storing the block and indexing
+    /// it. Optional in Candid only so that older modules' replies decode.
+    pub seal_instructions: Option<u64>,
 }
 
 /// A transaction accepted by `send_raw_transaction`.

@@ -10,7 +10,7 @@ use alloy_eips::eip1559::BaseFeeParams;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B64, B256, Bloom, Bytes, Log, keccak256};
 use alloy_rlp::Encodable;
-use evm_canister_api::{MinedBlock, MinedTx, TxError};
+use evm_canister_api::{MinedBlock, MinedTx, TxError, TxPhases};
 use ic_stable_structures::Memory;
 use revm::context::TxEnv;
 use revm::context::result::{ExecutionResult, Output};
@@ -166,7 +166,7 @@ pub(super) struct ExecutedTx {
     effective_gas_price: u128,
     gas_used: u64,
     success: bool,
-    instructions: u64,
+    phases: TxPhases,
     contract_address: Option<Address>,
 }
 
@@ -212,15 +212,18 @@ impl BlockBuilder {
         chain: &mut Chain<M>,
         tx: DecodedTx,
     ) -> Result<(), TxError> {
-        let start = (chain.instructions)();
+        let mut phases = tx.phases;
+        let start = chain.counter();
         // Above the block's limit, then above what is left of it.
         evm::check_block_gas(tx.envelope.gas_limit(), self.context.gas_limit)?;
         evm::check_block_gas(tx.envelope.gas_limit(), self.gas_left())?;
+        let checked = chain.counter();
         let spec = chain.spec();
         let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);
         let mode = if tx.impersonated { Mode::Impersonated } else { Mode::Transaction };
         let executed =
             evm::execute(chain.state_at(None), chain.chain_id(), spec, &self.context, env, mode)?;
+        let committing = chain.counter();
         let result = executed.result;
         let gas_used = result.tx_gas_used();
         let contract_address = match &result {
@@ -242,21 +245,26 @@ impl BlockBuilder {
         };
         let envelope = ReceiptEnvelope::from_typed(tx.envelope.tx_type(), receipt);
         self.receipts.push(envelope);
+        let effective_gas_price = tx.envelope.effective_gas_price(Some(self.context.base_fee));
+        phases.validate += checked - start;
+        phases.execute = committing - checked;
+        phases.commit = chain.counter() - committing;
         self.txs.push(ExecutedTx {
-            effective_gas_price: tx.envelope.effective_gas_price(Some(self.context.base_fee)),
+            effective_gas_price,
             envelope: tx.envelope,
             hash: tx.hash,
             from: tx.from,
             raw: tx.raw,
             gas_used,
             success,
-            instructions: (chain.instructions)().saturating_sub(start),
+            phases,
             contract_address,
         });
         Ok(())
     }
 
     pub(crate) fn seal<M: Memory>(self, chain: &mut Chain<M>) -> MinedBlock {
+        let start = chain.counter();
         let spec = chain.spec();
         let header = Header {
             parent_hash: chain.meta.get().head_hash,
@@ -273,6 +281,7 @@ impl BlockBuilder {
             ..chain.empty_header(spec)
         };
         let hash = chain.seal(header, &self.txs, &self.receipts);
+        let seal_instructions = chain.counter() - start;
         MinedBlock {
             number: self.context.number,
             hash: hash.into(),
@@ -284,9 +293,13 @@ impl BlockBuilder {
                     hash: tx.hash.into(),
                     success: tx.success,
                     gas_used: tx.gas_used,
-                    instructions: tx.instructions,
+                    instructions: tx.phases.total(),
+                    phases: Some(tx.phases),
+                    to: tx.envelope.to().map(Into::into),
+                    selector: tx.envelope.input().get(..4).map(|s| s.to_vec().into()),
                 })
                 .collect(),
+            seal_instructions: Some(seal_instructions),
         }
     }
 }

@@ -198,6 +198,11 @@ impl<M: Memory> Chain<M> {
         self
     }
 
+    /// Instructions executed so far in this message.
+    pub(crate) fn counter(&self) -> u64 {
+        (self.instructions)()
+    }
+
     pub(crate) fn spec(&self) -> SpecId {
         SpecId::try_from_u8(self.meta.get().spec).expect("meta holds a valid hardfork")
     }

@@ -11,7 +11,7 @@
 use alloy_consensus::{Transaction, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256};
-use evm_canister_api::{MiningMode, PooledTx, SubmitResult, TxError};
+use evm_canister_api::{MiningMode, PooledTx, SubmitResult, TxError, TxPhases};
 use ic_stable_structures::Memory;
 use revm::context::TxEnv;
 use std::collections::{BTreeMap as Map, BTreeSet};
@@ -48,7 +48,8 @@ impl<M: Memory> Chain<M> {
     }
 
     /// Takes a decoded transaction: executes it now or pools it.
-    pub(crate) fn accept(&mut self, tx: DecodedTx, now: u64) -> Result<SubmitResult, TxError> {
+    pub(crate) fn accept(&mut self, mut tx: DecodedTx, now: u64) -> Result<SubmitResult, TxError> {
+        let start = self.counter();
         let tx_hash = tx.hash;
         if self.pool.contains_key(&tx_hash.0) {
             return Err(TxError::AlreadyKnown);
@@ -61,6 +62,7 @@ impl<M: Memory> Chain<M> {
         let pooled = self.pool_nonces.get(&(tx.from.0.0, nonce));
         if self.dev.get().automine && nonce == expected && pooled.is_none() {
             // The common case: straight into a block, without touching the pool.
+            tx.phases.validate += self.counter() - start;
             let mut builder = BlockBuilder::new(self.next_block(now));
             builder.add(self, tx)?;
             self.fill_from_pool(&mut builder);
@@ -201,6 +203,7 @@ impl<M: Memory> Chain<M> {
     /// entered the pool; recovering it again (millions of instructions)
     /// for every candidate of every block would not fit a message.
     fn decode_entry(&self, entry: &PoolEntry) -> DecodedTx {
+        let start = self.counter();
         let envelope = TxEnvelope::decode_2718_exact(&entry.raw)
             .expect("pooled transactions were valid when they entered");
         DecodedTx {
@@ -209,6 +212,7 @@ impl<M: Memory> Chain<M> {
             from: entry.from,
             raw: entry.raw.clone(),
             impersonated: entry.impersonated,
+            phases: TxPhases { decode: self.counter() - start, ..TxPhases::default() },
         }
     }
 

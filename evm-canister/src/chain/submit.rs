@@ -5,7 +5,7 @@ use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Transaction, TxEnvelope, Typed2718};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes};
-use evm_canister_api::{MinedBlock, SubmitResult, TxError};
+use evm_canister_api::{MinedBlock, SubmitResult, TxError, TxPhases};
 use ic_stable_structures::Memory;
 
 use super::{BlockBuilder, Chain};
@@ -48,18 +48,20 @@ impl<M: Memory> Chain<M> {
 
     /// Decodes and authenticates a signed transaction.
     pub(super) fn decode_transaction(&self, raw: &[u8]) -> Result<DecodedTx, TxError> {
+        let start = self.counter();
         let envelope = self.decode_envelope(raw)?;
         // A transaction already included is refused by the nonce check, as
         // geth refuses it.
         let hash = *envelope.tx_hash();
+        let raw = Bytes::copy_from_slice(raw);
+        let decoded = self.counter();
         let from = envelope.recover_signer().map_err(|_| TxError::InvalidSignature)?;
-        Ok(DecodedTx {
-            envelope,
-            hash,
-            from,
-            raw: Bytes::copy_from_slice(raw),
-            impersonated: false,
-        })
+        let phases = TxPhases {
+            decode: decoded - start,
+            recover: self.counter() - decoded,
+            ..TxPhases::default()
+        };
+        Ok(DecodedTx { envelope, hash, from, raw, impersonated: false, phases })
     }
 
     /// Decodes a transaction sent as `from`, whatever its signature.
@@ -68,9 +70,12 @@ impl<M: Memory> Chain<M> {
         raw: &[u8],
         from: Address,
     ) -> Result<DecodedTx, TxError> {
+        let start = self.counter();
         let envelope = self.decode_envelope(raw)?;
         let hash = *envelope.tx_hash();
-        Ok(DecodedTx { envelope, hash, from, raw: Bytes::copy_from_slice(raw), impersonated: true })
+        let raw = Bytes::copy_from_slice(raw);
+        let phases = TxPhases { decode: self.counter() - start, ..TxPhases::default() };
+        Ok(DecodedTx { envelope, hash, from, raw, impersonated: true, phases })
     }
 
     /// Decodes an EIP-2718 transaction and checks what needs no state.
@@ -97,4 +102,6 @@ pub(crate) struct DecodedTx {
     pub(crate) raw: Bytes,
     /// Sent as an impersonated account: `from` was given, not recovered.
     pub(crate) impersonated: bool,
+    /// Instructions spent on it so far in this message.
+    pub(crate) phases: TxPhases,
 }

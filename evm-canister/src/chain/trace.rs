@@ -104,15 +104,15 @@ impl<M: Memory> Chain<M> {
         let state = self.state_at(state_block);
         let tx = self.call_tx(args, &context, &state)?;
         let mode = Mode::call(&tx, checks_nonce(args, tag));
+        let counter = self.instructions;
         let (trace, _) =
-            evm::trace(&state, self.chain_id(), self.spec(), &context, tx, mode, options).map_err(
-                |e| match e {
+            evm::trace(&state, self.chain_id(), self.spec(), &context, tx, mode, options, counter)
+                .map_err(|e| match e {
                     TraceError::Tx(e) => CallError::Tx(e),
                     TraceError::Options(message) => {
                         CallError::Query(QueryError::InvalidArgument(message))
                     }
-                },
-            )?;
+                })?;
         to_json(&trace).map_err(CallError::Query)
     }
 }
@@ -161,6 +161,7 @@ impl<M: Memory> Replay<'_, M> {
             env,
             Mode::Impersonated,
             options,
+            chain.instructions,
         )
         .map_err(|e| match e {
             TraceError::Tx(e) => replay_failed(hash, e),

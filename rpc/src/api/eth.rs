@@ -14,7 +14,7 @@ use jsonrpsee::proc_macros::rpc;
 use crate::api::Quantity;
 
 /// A transaction receipt with the node's extra fields (`wasmInstructions`,
-/// `cycles`), which ethers, viem and web3 accept and ignore.
+/// `cycles`, `costBreakdown`), which ethers, viem and web3 accept and ignore.
 pub type Receipt = WithOtherFields<TransactionReceipt>;
 
 #[rpc(server, namespace = "eth")]

@@ -16,6 +16,49 @@ pub struct TransactionCost {
     pub cycles: U128,
     /// Bytes written to the canister's stable memory.
     pub stable_bytes_written: U64,
+    /// Where the instructions went; the phases add up to `wasmInstructions`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_breakdown: Option<CostBreakdown>,
+}
+
+/// Where a transaction's wasm instructions went (`costBreakdown` in
+/// receipts and `ic_getTransactionCost`). The phases add up to its
+/// `wasmInstructions` exactly. The first five are the transaction's own,
+/// measured inside the canister with `ic0.performance_counter`; `blockSeal`
+/// and `other` are its share (by its own instructions) of sealing its block
+/// and of the rest of the canister message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CostBreakdown {
+    /// Decoding the signed transaction.
+    pub decoding: U64,
+    /// Recovering the sender from the signature (0 when impersonated, or
+    /// when the transaction waited in the pool: recovered on arrival).
+    pub sender_recovery: U64,
+    /// The chain's checks before the EVM: chain id, nonce, pool, block gas.
+    pub validation: U64,
+    /// revm executing it.
+    pub evm_execution: U64,
+    /// Writing the state it changed to stable memory, and its receipt.
+    pub state_write: U64,
+    /// Its share of sealing the block: tries, state root, storing.
+    pub block_seal: U64,
+    /// Its share of the rest of the message (Candid, pool, host charges).
+    pub other: U64,
+}
+
+impl From<crate::cost::CostBreakdown> for CostBreakdown {
+    fn from(b: crate::cost::CostBreakdown) -> Self {
+        Self {
+            decoding: U64::from(b.decoding),
+            sender_recovery: U64::from(b.sender_recovery),
+            validation: U64::from(b.validation),
+            evm_execution: U64::from(b.evm_execution),
+            state_write: U64::from(b.state_write),
+            block_seal: U64::from(b.block_seal),
+            other: U64::from(b.other),
+        }
+    }
 }
 
 /// The installed canister: `ic_canisterInfo`.
@@ -33,8 +76,11 @@ pub struct CanisterInfo {
     pub host_memory_bytes: U64,
     pub stable_memory_bytes: U64,
     /// What the node holds in memory of the stable memory: the pages ever
-    /// written (it grows with the chain).
+    /// written, in blocks of 1 MiB (it grows with the chain).
     pub stable_memory_resident_bytes: U64,
+    /// What the node holds in memory of what each transaction cost (the
+    /// cost ledger's map): it grows with the chain.
+    pub cost_ledger_bytes: U64,
     /// Whether the chain is kept in a data directory.
     pub durable: bool,
     /// Whether every message is cross-checked on Winch.

@@ -3,18 +3,21 @@
 //! The canister takes the tracer options as JSON and answers with the trace
 //! as JSON (revm-inspectors' geth types, the format geth, reth and anvil
 //! share), so every built-in tracer works: the default struct logger,
-//! `callTracer`, `prestateTracer`, `4byteTracer`, `flatCallTracer`, …
+//! `callTracer`, `prestateTracer`, `4byteTracer`, `flatCallTracer`, …, and
+//! our `costTracer`, which the node completes with cycles and the phases it
+//! recorded (`cost_trace`).
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::B256;
 use alloy_rpc_types_eth::TransactionRequest;
-use evm_canister_api::{BlockTag, QueryError};
+use evm_canister_api::{BlockTag, Hash, QueryError};
 use jsonrpsee::core::{RpcResult, async_trait};
 use serde_json::Value;
 
-use super::Handlers;
+use super::{Handlers, cost_trace};
 use crate::api::debug::{DebugApiServer, TxTrace};
 use crate::convert;
+use crate::cost::TxCost;
 use crate::error::{self, invalid_params};
 
 /// The options as the canister takes them. `debug_traceCall`'s state and
@@ -47,29 +50,54 @@ fn check_size(bytes: usize, limit: usize) -> RpcResult<()> {
 }
 
 impl Handlers {
-    async fn trace_tx(&self, hash: B256, options: String) -> RpcResult<Value> {
-        let trace = self.node().run(move |node| node.trace_transaction(hash.into(), options));
+    async fn trace_tx(&self, hash: B256, options: Option<Value>) -> RpcResult<Value> {
+        let costs = cost_trace::is_cost_tracer(&options);
+        let options = options_json(options)?;
+        let trace = self.node().run(move |node| {
+            let cost = if costs { node.transaction_cost(hash) } else { None };
+            Ok(node.trace_transaction(hash.into(), options)?.map(|found| found.map(|t| (t, cost))))
+        });
         match trace.await?.map_err(|e| error::query_error(&e))? {
-            Some(json) => {
+            Some((json, cost)) => {
                 check_size(json.len(), self.node().limits().max_trace_bytes)?;
-                parse(json)
+                let mut trace = parse(json)?;
+                if costs {
+                    cost_trace::complete(&mut trace, cost.as_ref());
+                }
+                Ok(trace)
             }
             None => Err(error::server_error(format!("transaction {hash} not found"))),
         }
     }
 
     async fn trace_block(&self, tag: BlockTag, options: Option<Value>) -> RpcResult<Vec<TxTrace>> {
+        let costs = cost_trace::is_cost_tracer(&options);
         let options = options_json(options)?;
-        let traces = self.node().run(move |node| node.trace_block(tag, options)).await?;
-        let traces = traces.map_err(|e| match e {
+        let traces = self
+            .node()
+            .run(move |node| {
+                let traces = node.trace_block(tag, options)?;
+                Ok(traces.map(|traces| {
+                    let cost = |hash: &Hash| costs.then(|| node.transaction_cost(hash.0)).flatten();
+                    traces.into_iter().map(|(hash, json)| (cost(&hash), hash, json)).collect()
+                }))
+            })
+            .await?;
+        let traces: Vec<(Option<TxCost>, Hash, String)> = traces.map_err(|e| match e {
             QueryError::BlockNotFound => error::server_error("block not found"),
             other => error::query_error(&other),
         })?;
-        let bytes = traces.iter().map(|(_, json)| json.len()).sum();
+        let bytes = traces.iter().map(|(_, _, json)| json.len()).sum();
         check_size(bytes, self.node().limits().max_trace_bytes)?;
         traces
             .into_iter()
-            .map(|(hash, json)| Ok(TxTrace { tx_hash: hash.0, result: parse(json)? }))
+            .map(|(cost, hash, json)| {
+                let mut result = parse(json)?;
+                if costs {
+                    cost_trace::complete(&mut result, cost.as_ref());
+                }
+                Ok(TxTrace { tx_hash: hash.0, result })
+            })
             .collect()
     }
 }
@@ -77,7 +105,7 @@ impl Handlers {
 #[async_trait]
 impl DebugApiServer for Handlers {
     async fn trace_transaction(&self, hash: B256, options: Option<Value>) -> RpcResult<Value> {
-        self.trace_tx(hash, options_json(options)?).await
+        self.trace_tx(hash, options).await
     }
 
     async fn trace_call(
@@ -86,13 +114,18 @@ impl DebugApiServer for Handlers {
         block: Option<BlockId>,
         options: Option<Value>,
     ) -> RpcResult<Value> {
+        let costs = cost_trace::is_cost_tracer(&options);
         let options = options_json(options)?;
         let args = convert::call_args(request)?;
         let tag = convert::block_tag(block);
         let trace = self.node().run(move |node| node.trace_call(args, tag, options)).await?;
         let json = trace.map_err(|e| error::call_error(&e))?;
         check_size(json.len(), self.node().limits().max_trace_bytes)?;
-        parse(json)
+        let mut trace = parse(json)?;
+        if costs {
+            cost_trace::complete(&mut trace, None);
+        }
+        Ok(trace)
     }
 
     async fn trace_block_by_number(

@@ -40,6 +40,10 @@ fn receipt_with_cost(view: ReceiptView, cost: Option<TxCost>) -> RpcResult<Recei
         receipt
             .other
             .insert("cycles".into(), serde_json::to_value(U128::from(cost.cycles)).unwrap());
+        if let Some(breakdown) = cost.breakdown {
+            let breakdown = crate::api::ic::CostBreakdown::from(breakdown);
+            receipt.other.insert("costBreakdown".into(), serde_json::to_value(breakdown).unwrap());
+        }
     }
     Ok(receipt)
 }

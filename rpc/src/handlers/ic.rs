@@ -18,6 +18,7 @@ impl IcApiServer for Handlers {
             host_memory_bytes: U64::from(info.host_memory_bytes),
             stable_memory_bytes: U64::from(info.stable_bytes),
             stable_memory_resident_bytes: U64::from(info.stable_resident_bytes),
+            cost_ledger_bytes: U64::from(info.cost_ledger_bytes),
             durable: info.durable,
             verifying: info.verifying,
         })
@@ -30,6 +31,7 @@ impl IcApiServer for Handlers {
             wasm_instructions: U64::from(cost.instructions),
             cycles: U128::from(cost.cycles),
             stable_bytes_written: U64::from(cost.stable_bytes_written),
+            cost_breakdown: cost.breakdown.map(Into::into),
         }))
     }
 }

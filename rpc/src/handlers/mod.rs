@@ -2,6 +2,7 @@
 //! one file per namespace, with what they share here.
 
 mod controls;
+mod cost_trace;
 mod debug;
 mod eth;
 mod ic;

@@ -13,6 +13,7 @@ use serde_bytes::ByteBuf;
 
 use super::{Message, Node, NodeError, Submitted, Update};
 use crate::cost::{TxCost, costs_of};
+use crate::txlog;
 
 impl Node {
     /// empty one (`evm_mine`).
@@ -32,14 +33,18 @@ impl Node {
             return Ok(());
         }
         self.block_produced();
-        for (hash, cost) in costs_of(blocks, execution) {
-            tracing::info!(
-                tx = %hash,
-                gas = cost.gas_used,
-                instructions = cost.instructions,
-                cycles = cost.cycles,
-                "transaction included"
-            );
+        let txs = blocks.iter().flat_map(|block| &block.transactions);
+        for (tx, (hash, cost)) in txs.zip(costs_of(blocks, execution)) {
+            match &self.transaction_log {
+                Some(names) => tracing::info!("{}", txlog::line(hash, &names.label(tx), &cost)),
+                None => tracing::debug!(
+                    tx = %hash,
+                    gas = cost.gas_used,
+                    instructions = cost.instructions,
+                    cycles = cost.cycles,
+                    "transaction included"
+                ),
+            }
             self.costs.insert(hash, cost);
             self.with_store(|store, _, _| store.record_cost(hash, &cost))?;
         }

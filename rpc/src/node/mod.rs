@@ -26,6 +26,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cost::{TxCost, costs_of};
 use crate::storage::{StorageError, Store};
+use crate::txlog::Names;
 use clock::now;
 
 mod client;
@@ -88,6 +89,9 @@ pub struct CanisterStatus {
     pub stable_bytes: u64,
     /// What the host holds in memory of the stable memory.
     pub stable_resident_bytes: u64,
+    /// What the node holds in memory of the cost ledger (an estimate of the
+    /// map's allocation: it grows with the chain).
+    pub cost_ledger_bytes: u64,
     pub durable: bool,
     pub verifying: bool,
 }
@@ -124,6 +128,8 @@ pub struct Node {
     costs: HashMap<B256, TxCost>,
     /// The clock as each snapshot found it: (offset, next block time).
     snapshot_clocks: HashMap<u64, (u64, Option<u64>)>,
+    /// Log a line per mined transaction, naming methods with these.
+    transaction_log: Option<Names>,
 }
 
 /// What kind of message a time is for (see [`Node::env`]).
@@ -216,6 +222,7 @@ impl Node {
             install_instructions: execution.instructions,
             costs: HashMap::new(),
             snapshot_clocks: HashMap::new(),
+            transaction_log: None,
         })
     }
 
@@ -248,6 +255,7 @@ impl Node {
             install_instructions: 0,
             costs: opened.costs,
             snapshot_clocks: HashMap::new(),
+            transaction_log: None,
         };
         let mut store = opened.store;
         store.set_checkpoint_interval(config.checkpoint_interval);
@@ -292,6 +300,13 @@ impl Node {
         Ok(Vec::new())
     }
 
+    /// Logs a line per mined transaction from now on (`tracing`, at info
+    /// level: hash, contract and method, gas, instructions, cycles), as
+    /// Hardhat's node does; replayed transactions are not logged.
+    pub fn log_transactions(&mut self, names: Names) {
+        self.transaction_log = Some(names);
+    }
+
     pub fn install_instructions(&self) -> u64 {
         self.install_instructions
     }
@@ -326,6 +341,9 @@ impl Node {
             host_memory_bytes: self.canister.allocated_memory(),
             stable_bytes: self.canister.stable_memory().len(),
             stable_resident_bytes: self.canister.stable_memory().resident_bytes(),
+            // A hash map's buckets: the entry and a control byte each.
+            cost_ledger_bytes: (self.costs.capacity() * (std::mem::size_of::<(B256, TxCost)>() + 1))
+                as u64,
             durable: self.store.is_some(),
             verifying: self.verifier.is_some(),
         }

@@ -92,10 +92,20 @@ async fn without_automine_the_pool_fills_and_evm_mine_empties_it() {
     assert_eq!(block.transactions.hashes().collect::<Vec<_>>(), vec![first, second]);
     let status: TxpoolStatus = module.call("txpool_status", rpc_params![]).await.unwrap();
     assert_eq!((status.pending, status.queued), (0, 1), "the future nonce still waits");
-    // Costs are reported for transactions mined together, too.
-    let cost: serde_json::Value =
-        module.call("ic_getTransactionCost", rpc_params![second]).await.unwrap();
-    assert!(cost["wasmInstructions"].as_str().unwrap() > "0x0", "{cost}");
+    // Costs are reported for transactions mined together, too; each
+    // breakdown adds up to its own share of the message. Both were
+    // recovered when they entered the pool, not in the message that mined
+    // them.
+    for hash in [first, second] {
+        let cost: serde_json::Value =
+            module.call("ic_getTransactionCost", rpc_params![hash]).await.unwrap();
+        let instructions = cost["wasmInstructions"].as_str().unwrap().trim_start_matches("0x");
+        let instructions = u64::from_str_radix(instructions, 16).unwrap();
+        let phases = crate::rpc::phases(&cost);
+        assert_eq!(phases.values().sum::<u64>(), instructions, "{cost}");
+        assert_eq!(phases["senderRecovery"], 0, "{cost}");
+        assert!(phases["evmExecution"] > 0 && phases["blockSeal"] > 0, "{cost}");
+    }
 
     // Automine back on mines what is executable at once.
     for nonce in 2..5 {

@@ -10,7 +10,6 @@ mod fuzz_rpc;
 mod methods;
 mod node;
 mod rpc;
-mod statetest;
 mod trace;
 mod transport;
 

@@ -14,6 +14,19 @@ fn module() -> (jsonrpsee::RpcModule<()>, Vec<alloy_signer_local::PrivateKeySign
     (rpc_module(NodeHandle::new(node, signers.clone())).unwrap(), signers)
 }
 
+/// A receipt's `costBreakdown`, phase by phase.
+pub(crate) fn phases(receipt: &serde_json::Value) -> std::collections::BTreeMap<String, u64> {
+    let breakdown = receipt["costBreakdown"].as_object().expect("a cost breakdown");
+    assert_eq!(breakdown.len(), 7, "{breakdown:?}");
+    breakdown
+        .iter()
+        .map(|(phase, value)| {
+            let value = value.as_str().expect("a quantity").trim_start_matches("0x");
+            (phase.clone(), u64::from_str_radix(value, 16).unwrap())
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn a_receipt_has_what_clients_need() {
     let (module, signers) = module();
@@ -48,6 +61,15 @@ async fn a_receipt_has_what_clients_need() {
     assert_eq!(cost["wasmInstructions"], receipt["wasmInstructions"]);
     assert_eq!(cost["cycles"], receipt["cycles"]);
     assert!(cost["stableBytesWritten"].as_str().unwrap() != "0x0", "{cost}");
+    // Where the instructions went: the phases add up to them exactly.
+    assert_eq!(cost["costBreakdown"], receipt["costBreakdown"]);
+    let phases = phases(&receipt);
+    assert_eq!(phases.values().sum::<u64>(), instructions, "{receipt}");
+    // A transfer's cost is mostly the secp256k1 recovery of its sender.
+    assert!(phases["senderRecovery"] > instructions / 3, "{phases:?}");
+    for phase in ["decoding", "validation", "evmExecution", "stateWrite", "blockSeal", "other"] {
+        assert!(phases[phase] > 0, "{phase}: {phases:?}");
+    }
     let none: Option<serde_json::Value> =
         module.call("ic_getTransactionCost", rpc_params![B256::ZERO]).await.unwrap();
     assert!(none.is_none());
