@@ -53,12 +53,34 @@ struct Frame {
     value: U256,
     gas: u64,
     input: Bytes,
-    precompile: bool,
     /// The stopped clock when the frame started.
     start: u64,
     /// Inclusive instructions of the finished children.
     children_instructions: u64,
     calls: Vec<Value>,
+}
+
+impl Frame {
+    fn new(
+        kind: &'static str,
+        from: Address,
+        to: Option<Address>,
+        value: U256,
+        gas: u64,
+        input: Bytes,
+    ) -> Self {
+        Self {
+            kind,
+            from,
+            to,
+            value,
+            gas,
+            input,
+            start: 0,
+            children_instructions: 0,
+            calls: Vec::new(),
+        }
+    }
 }
 
 /// What one opcode (or precompile) cost in all.
@@ -191,19 +213,24 @@ impl CostTracer {
         })
     }
 
-    fn push(&mut self, frame: Frame) {
+    /// Starts `frame`; the opcode that made it inside another frame has the
+    /// gas it `forwarded` taken off its own.
+    fn begin(&mut self, mut frame: Frame, forwarded: u64) {
+        if !self.stack.is_empty() {
+            self.forwarded(forwarded);
+        }
+        frame.start = self.clock();
         self.stack.push(frame);
     }
 
-    /// Ends the current frame with `result`.
-    fn pop(&mut self, result: &InterpreterResult, created: Option<Address>) {
+    /// Ends the current frame with `result`; `precompile` if it was a
+    /// precompile's.
+    fn pop(&mut self, result: &InterpreterResult, created: Option<Address>, precompile: bool) {
         let now = self.clock();
         let Some(frame) = self.stack.pop() else { return };
         let instructions = now - frame.start;
         let gas_used = result.gas.limit().saturating_sub(result.gas.remaining());
-        if frame.precompile
-            && let Some(to) = frame.to
-        {
+        if precompile && let Some(to) = frame.to {
             let tally = self.precompiles.entry(to).or_default();
             tally.count += 1;
             tally.gas += gas_used;
@@ -322,61 +349,40 @@ impl<CTX: ContextTr> Inspector<CTX> for CostTracer {
 
     fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
         self.enter();
-        if !self.stack.is_empty() {
-            // A call with value gets the 2,300 gas stipend on top of what
-            // its caller forwarded.
-            let stipend = matches!(inputs.scheme, CallScheme::Call | CallScheme::CallCode)
-                && !inputs.value.get().is_zero();
-            self.forwarded(inputs.gas_limit - if stipend { 2_300 } else { 0 });
-        }
+        // A call with value gets the 2,300 gas stipend on top of what its
+        // caller forwarded.
+        let stipend = matches!(inputs.scheme, CallScheme::Call | CallScheme::CallCode)
+            && !inputs.value.get().is_zero();
+        let forwarded = inputs.gas_limit - if stipend { 2_300 } else { 0 };
         let input = inputs.input.bytes(context);
-        let frame = Frame {
-            kind: call_kind(inputs.scheme),
-            from: inputs.caller,
-            to: Some(inputs.target_address),
-            value: inputs.value.get(),
-            gas: inputs.gas_limit,
+        let frame = Frame::new(
+            call_kind(inputs.scheme),
+            inputs.caller,
+            Some(inputs.target_address),
+            inputs.value.get(),
+            inputs.gas_limit,
             input,
-            precompile: false,
-            start: self.clock(),
-            children_instructions: 0,
-            calls: Vec::new(),
-        };
-        self.push(frame);
+        );
+        self.begin(frame, forwarded);
         self.leave();
         None
     }
 
     fn call_end(&mut self, _context: &mut CTX, _inputs: &CallInputs, outcome: &mut CallOutcome) {
         self.enter();
-        if let Some(frame) = self.stack.last_mut() {
-            frame.precompile = outcome.was_precompile_called;
-        }
-        self.pop(&outcome.result, None);
+        self.pop(&outcome.result, None, outcome.was_precompile_called);
         self.leave();
     }
 
     fn create(&mut self, _context: &mut CTX, inputs: &mut CreateInputs) -> Option<CreateOutcome> {
         self.enter();
-        if !self.stack.is_empty() {
-            self.forwarded(inputs.gas_limit());
-        }
-        let frame = Frame {
-            kind: match inputs.scheme() {
-                CreateScheme::Create2 { .. } => "CREATE2",
-                _ => "CREATE",
-            },
-            from: inputs.caller(),
-            to: None,
-            value: inputs.value(),
-            gas: inputs.gas_limit(),
-            input: inputs.init_code().clone(),
-            precompile: false,
-            start: self.clock(),
-            children_instructions: 0,
-            calls: Vec::new(),
+        let kind = match inputs.scheme() {
+            CreateScheme::Create2 { .. } => "CREATE2",
+            _ => "CREATE",
         };
-        self.push(frame);
+        let gas = inputs.gas_limit();
+        let input = inputs.init_code().clone();
+        self.begin(Frame::new(kind, inputs.caller(), None, inputs.value(), gas, input), gas);
         self.leave();
         None
     }
@@ -388,7 +394,7 @@ impl<CTX: ContextTr> Inspector<CTX> for CostTracer {
         outcome: &mut CreateOutcome,
     ) {
         self.enter();
-        self.pop(&outcome.result, outcome.address);
+        self.pop(&outcome.result, outcome.address, false);
         self.leave();
     }
 }

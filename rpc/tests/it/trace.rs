@@ -25,8 +25,16 @@ async fn send(module: &RpcModule<()>, request: Value) -> TransactionReceipt {
     module.call("eth_getTransactionReceipt", rpc_params![hash]).await.unwrap()
 }
 
-#[tokio::test]
-async fn transactions_calls_and_blocks_are_traced_in_the_canister() {
+/// A node with the Tester contract deployed and funded, and the receipt
+/// of its `pay(CAROL, 7)`, a call with a nested call.
+struct Paid {
+    module: RpcModule<()>,
+    alice: Address,
+    tester: Address,
+    paid: TransactionReceipt,
+}
+
+async fn paid() -> Paid {
     let (node, signers) = start();
     let alice = signers[0].address();
     let module = rpc_module(NodeHandle::new(node, signers)).unwrap();
@@ -37,6 +45,12 @@ async fn transactions_calls_and_blocks_are_traced_in_the_canister() {
     send(&module, json!({ "from": alice, "to": tester, "value": "0x100" })).await;
     let input = Bytes::from(payCall { to: CAROL, amount: U256::from(7) }.abi_encode());
     let paid = send(&module, json!({ "from": alice, "to": tester, "input": input })).await;
+    Paid { module, alice, tester, paid }
+}
+
+#[tokio::test]
+async fn transactions_calls_and_blocks_are_traced_in_the_canister() {
+    let Paid { module, alice, tester, paid } = paid().await;
 
     let trace: Value =
         module.call("debug_traceTransaction", rpc_params![paid.transaction_hash]).await.unwrap();
@@ -117,16 +131,7 @@ fn row<'a>(trace: &'a Value, table: &str, field: &str, key: &str) -> &'a Value {
 
 #[tokio::test]
 async fn the_cost_tracer_shows_where_the_instructions_go() {
-    let (node, signers) = start();
-    let alice = signers[0].address();
-    let module = rpc_module(NodeHandle::new(node, signers)).unwrap();
-    let path = format!("{}/../contracts/artifacts/Tester.json", env!("CARGO_MANIFEST_DIR"));
-    let artifact: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let deployed = send(&module, json!({ "from": alice, "data": artifact["bytecode"] })).await;
-    let tester = deployed.contract_address.unwrap();
-    send(&module, json!({ "from": alice, "to": tester, "value": "0x100" })).await;
-    let input = Bytes::from(payCall { to: CAROL, amount: U256::from(7) }.abi_encode());
-    let paid = send(&module, json!({ "from": alice, "to": tester, "input": input })).await;
+    let Paid { module, alice, tester, paid } = paid().await;
     let options = json!({ "tracer": "costTracer" });
 
     // A call with a nested call: the frames nest and add up.
