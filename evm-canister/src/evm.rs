@@ -84,9 +84,16 @@ pub struct BlockContext {
     pub excess_blob_gas: u64,
 }
 
-/// EIP-4844 blob parameters of `spec` (EIP-7691 raised them in Prague).
+/// EIP-4844 blob parameters of `spec`: EIP-7691 raised them in Prague, and
+/// Osaka adds EIP-7918's reserve price to the excess blob gas rule.
 pub fn blob_params(spec: SpecId) -> BlobParams {
-    if spec.is_enabled_in(SpecId::PRAGUE) { BlobParams::prague() } else { BlobParams::cancun() }
+    if spec.is_enabled_in(SpecId::OSAKA) {
+        BlobParams::osaka()
+    } else if spec.is_enabled_in(SpecId::PRAGUE) {
+        BlobParams::prague()
+    } else {
+        BlobParams::cancun()
+    }
 }
 
 /// revm's halt reason as the interface carries it.

@@ -11,12 +11,16 @@
 //! tries included. Reverting deletes the snapshot and every later one, as in
 //! Hardhat and anvil.
 
-use alloy_primitives::U256;
+use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256, keccak256};
 use evm_canister_api::AccountEdit;
 use ic_stable_structures::Memory;
+use revm::DatabaseRef;
+use revm::database::CacheDB;
+use revm::state::AccountInfo;
 
 use super::Chain;
-use crate::store::records::SnapshotRecord;
+use crate::store::records::{AccountRecord, SnapshotRecord};
+use crate::store::state::{self, State};
 
 impl<M: Memory> Chain<M> {
     /// Applies `edit` to the latest state, as part of the next block.
@@ -25,33 +29,7 @@ impl<M: Memory> Chain<M> {
         let seq = self.edits.range((block, 0)..=(block, u64::MAX)).count() as u64;
         let bytes = candid::encode_one(edit).expect("an AccountEdit encodes");
         self.edits.insert((block, seq), bytes);
-        self.apply_edit(block, edit);
-    }
-
-    fn apply_edit(&mut self, block: u64, edit: &AccountEdit) {
-        let address = edit.address.0;
-        let existing = self.state.account(&address, None);
-        let mut record = existing.unwrap_or_default();
-        if record.code_hash.is_zero() {
-            record.code_hash = alloy_primitives::KECCAK256_EMPTY;
-        }
-        let old = record;
-        if let Some(balance) = &edit.balance {
-            record.balance = balance.0;
-        }
-        if let Some(nonce) = edit.nonce {
-            record.nonce = nonce;
-        }
-        if let Some(code) = &edit.code {
-            record.code_hash = self.state.insert_code(code);
-        }
-        if record != old || existing.is_none() {
-            self.state.set_account(block, &address, Some(record));
-        }
-        for (slot, value) in &edit.storage {
-            let (slot, value) = (U256::from_be_bytes(slot.0.0), U256::from_be_bytes(value.0.0));
-            self.state.set_storage(block, &address, &slot, &value);
-        }
+        apply_edit(&mut StateEdit { state: &mut self.state, block }, edit);
     }
 
     /// Records the chain as it is now (`evm_snapshot`); returns the id.
@@ -93,7 +71,7 @@ impl<M: Memory> Chain<M> {
             self.edits.remove(&key);
         }
         for edit in &kept {
-            self.apply_edit(next, edit);
+            apply_edit(&mut StateEdit { state: &mut self.state, block: next }, edit);
         }
         true
     }
@@ -115,5 +93,151 @@ impl<M: Memory> Chain<M> {
         meta.head_hash = self.blocks.get(&block).expect("the snapshot's block exists").hash;
         self.meta.set(meta);
         self.head = self.header(block);
+    }
+}
+
+/// Where an account edit lands: the chain's state, or the cache a trace
+/// replays a block on. Both apply an edit by the one rule in [`apply_edit`],
+/// so a traced block starts from exactly the state the block did.
+pub(super) trait EditTarget {
+    /// The account's balance, nonce and code hash, if it exists.
+    fn account(&self, address: &Address) -> Option<AccountRecord>;
+    /// Stores `code`; returns its hash.
+    fn insert_code(&mut self, code: &[u8]) -> B256;
+    fn set_account(&mut self, address: &Address, record: AccountRecord);
+    fn set_storage(&mut self, address: &Address, slot: U256, value: U256);
+}
+
+/// Applies `edit` to `target`: the fields it sets replace the account's,
+/// an account it names comes into existence, and its slots are written.
+pub(super) fn apply_edit(target: &mut impl EditTarget, edit: &AccountEdit) {
+    let address = edit.address.0;
+    let existing = target.account(&address);
+    let mut record = existing.unwrap_or_default();
+    if record.code_hash.is_zero() {
+        record.code_hash = KECCAK256_EMPTY;
+    }
+    if let Some(balance) = &edit.balance {
+        record.balance = balance.0;
+    }
+    if let Some(nonce) = edit.nonce {
+        record.nonce = nonce;
+    }
+    if let Some(code) = &edit.code {
+        record.code_hash = target.insert_code(code);
+    }
+    if existing != Some(record) {
+        target.set_account(&address, record);
+    }
+    for (slot, value) in &edit.storage {
+        let (slot, value) = (U256::from_be_bytes(slot.0.0), U256::from_be_bytes(value.0.0));
+        target.set_storage(&address, slot, value);
+    }
+}
+
+/// The latest state, changed as part of block `block`.
+pub(super) struct StateEdit<'a, M: Memory> {
+    pub state: &'a mut State<M>,
+    pub block: u64,
+}
+
+impl<M: Memory> EditTarget for StateEdit<'_, M> {
+    fn account(&self, address: &Address) -> Option<AccountRecord> {
+        self.state.account(address, None)
+    }
+
+    fn insert_code(&mut self, code: &[u8]) -> B256 {
+        self.state.insert_code(code)
+    }
+
+    fn set_account(&mut self, address: &Address, record: AccountRecord) {
+        self.state.set_account(self.block, address, Some(record));
+    }
+
+    fn set_storage(&mut self, address: &Address, slot: U256, value: U256) {
+        self.state.set_storage(self.block, address, &slot, &value);
+    }
+}
+
+impl<DB: DatabaseRef> EditTarget for CacheDB<DB> {
+    fn account(&self, address: &Address) -> Option<AccountRecord> {
+        let info = self.basic_ref(*address).ok().flatten()?;
+        Some(AccountRecord { balance: info.balance, nonce: info.nonce, code_hash: info.code_hash })
+    }
+
+    fn insert_code(&mut self, code: &[u8]) -> B256 {
+        if code.is_empty() {
+            return KECCAK256_EMPTY;
+        }
+        let hash = keccak256(code);
+        self.cache.contracts.entry(hash).or_insert_with(|| state::bytecode(code.to_vec().into()));
+        hash
+    }
+
+    fn set_account(&mut self, address: &Address, record: AccountRecord) {
+        let code = self.cache.contracts.get(&record.code_hash).cloned();
+        let info = AccountInfo {
+            balance: record.balance,
+            nonce: record.nonce,
+            code_hash: record.code_hash,
+            code,
+            ..Default::default()
+        };
+        self.insert_account_info(*address, info);
+    }
+
+    fn set_storage(&mut self, address: &Address, slot: U256, value: U256) {
+        // Reading the account for the cache cannot fail: the state is infallible.
+        self.insert_account_storage(*address, slot, value).ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::layout::Layout;
+    use evm_canister_api::{Hash, Wei};
+    use ic_stable_structures::DefaultMemoryImpl;
+    use revm::database::EmptyDB;
+    use serde_bytes::ByteBuf;
+
+    /// An edit applied to the chain's state and to a replay's cache leaves
+    /// the same account behind, field by field.
+    #[test]
+    fn the_state_and_a_replay_apply_an_edit_alike() {
+        let mut state = State::init(&Layout::init(DefaultMemoryImpl::default()));
+        let mut cache = CacheDB::new(EmptyDB::default());
+        let address = Address::repeat_byte(7);
+        let slot = Hash(B256::with_last_byte(1));
+        let edits = [
+            // Storage alone creates the account.
+            AccountEdit { storage: vec![(slot, Hash(B256::with_last_byte(9)))], ..edit(address) },
+            AccountEdit { balance: Some(Wei(U256::from(5))), nonce: Some(3), ..edit(address) },
+            AccountEdit { code: Some(ByteBuf::from(vec![0x60, 0x00])), ..edit(address) },
+            // Malformed delegation code is ordinary legacy code.
+            AccountEdit { code: Some(ByteBuf::from(vec![0xef, 0x01, 0x00])), ..edit(address) },
+        ];
+        for (block, edit) in edits.iter().enumerate() {
+            apply_edit(&mut StateEdit { state: &mut state, block: block as u64 }, edit);
+            apply_edit(&mut cache, edit);
+            let stored = state.account(&address, None).expect("the edit made the account");
+            assert_eq!(EditTarget::account(&cache, &address), Some(stored), "after edit {block}");
+            let info = cache.basic_ref(address).unwrap().unwrap();
+            let code = info.code.map(|code| code.original_bytes()).unwrap_or_default();
+            assert_eq!(Some(code), state.code(&stored.code_hash), "after edit {block}");
+            let slot = U256::from(1);
+            assert_eq!(cache.storage_ref(address, slot).unwrap(), U256::from(9));
+            assert_eq!(state.storage(&address, &slot, None), U256::from(9));
+        }
+    }
+
+    fn edit(address: Address) -> AccountEdit {
+        AccountEdit {
+            address: address.into(),
+            balance: None,
+            nonce: None,
+            code: None,
+            storage: Vec::new(),
+        }
     }
 }

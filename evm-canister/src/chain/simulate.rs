@@ -120,7 +120,7 @@ impl<M: Memory> Chain<M> {
     /// Runs `f` with what every message needs: the block context at `tag`,
     /// the state there changed by `overrides`, and the message's
     /// transaction environment.
-    fn with_message<R>(
+    pub(super) fn with_message<R>(
         &self,
         args: &CallArgs,
         tag: BlockTag,
@@ -136,7 +136,7 @@ impl<M: Memory> Chain<M> {
     }
 
     /// The block context and state a call at `tag` runs with.
-    pub(crate) fn call_context(
+    fn call_context(
         &self,
         tag: BlockTag,
         now: u64,
@@ -153,7 +153,7 @@ impl<M: Memory> Chain<M> {
     }
 
     /// The transaction environment of an unsigned message.
-    pub(crate) fn call_tx(
+    fn call_tx(
         &self,
         args: &CallArgs,
         context: &BlockContext,

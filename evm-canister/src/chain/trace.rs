@@ -8,18 +8,16 @@
 use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Decodable2718;
 use alloy_evm::FromRecoveredTx;
-use alloy_primitives::U256;
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::B256;
 use alloy_rpc_types_trace::geth::{GethDebugTracingOptions, GethTrace};
 use evm_canister_api::{AccountEdit, BlockTag, CallArgs, CallError, QueryError};
 use ic_stable_structures::Memory;
 use revm::DatabaseCommit;
-use revm::DatabaseRef;
 use revm::context::TxEnv;
 use revm::database::CacheDB;
 
-use super::Chain;
 use super::simulate::checks_nonce;
+use super::{Chain, dev};
 use crate::evm::{self, BlockContext, Mode, TraceError};
 use crate::store::state::StateAt;
 
@@ -80,7 +78,7 @@ impl<M: Memory> Chain<M> {
         for entry in self.edits.range((number, 0)..=(number, u64::MAX)) {
             let edit: AccountEdit =
                 candid::decode_one(&entry.value()).expect("a logged edit decodes");
-            apply_edit(&mut db, &edit);
+            dev::apply_edit(&mut db, &edit);
         }
         let block = self.blocks.get(&number).expect("a resolved block exists");
         let mut txs = Vec::with_capacity(block.transactions.len());
@@ -100,19 +98,17 @@ impl<M: Memory> Chain<M> {
         now: u64,
     ) -> Result<String, CallError> {
         let options = parse_options(options).map_err(CallError::Query)?;
-        let (context, state_block) = self.call_context(tag, now)?;
-        let state = self.state_at(state_block);
-        let tx = self.call_tx(args, &context, &state)?;
-        let mode = Mode::call(&tx, checks_nonce(args, tag));
         let counter = self.instructions;
-        let (trace, _) =
-            evm::trace(&state, self.chain_id(), self.spec(), &context, tx, mode, options, counter)
+        let (trace, _) = self.with_message(args, tag, &[], now, |context, db, tx| {
+            let mode = Mode::call(&tx, checks_nonce(args, tag));
+            evm::trace(db, self.chain_id(), self.spec(), context, tx, mode, options, counter)
                 .map_err(|e| match e {
                     TraceError::Tx(e) => CallError::Tx(e),
                     TraceError::Options(message) => {
                         CallError::Query(QueryError::InvalidArgument(message))
                     }
-                })?;
+                })
+        })?;
         to_json(&trace).map_err(CallError::Query)
     }
 }
@@ -169,29 +165,6 @@ impl<M: Memory> Replay<'_, M> {
         })?;
         self.db.commit(state);
         Ok(trace)
-    }
-}
-
-/// An account edit applied to the replay's cache, as `Chain::edit_account`
-/// applies it to the state.
-fn apply_edit<DB: DatabaseRef>(db: &mut CacheDB<DB>, edit: &AccountEdit) {
-    let address = edit.address.0;
-    let mut info = db.basic_ref(address).ok().flatten().unwrap_or_default();
-    if let Some(balance) = &edit.balance {
-        info.balance = balance.0;
-    }
-    if let Some(nonce) = edit.nonce {
-        info.nonce = nonce;
-    }
-    if let Some(code) = &edit.code {
-        info.code_hash =
-            if code.is_empty() { alloy_primitives::KECCAK256_EMPTY } else { keccak256(code) };
-        info.code = Some(crate::store::state::bytecode(code.to_vec().into()));
-    }
-    db.insert_account_info(address, info);
-    for (slot, value) in &edit.storage {
-        let (slot, value) = (U256::from_be_bytes(slot.0.0), U256::from_be_bytes(value.0.0));
-        db.insert_account_storage(address, slot, value).ok();
     }
 }
 
