@@ -7,8 +7,9 @@
 //! one client's progress through the chain, not chain state (as in geth).
 //! Every filter is a cursor: block and log filters keep the next block to
 //! report, pending-transaction filters the next entry of one log of
-//! accepted transactions that all of them share. A filter costs the same
-//! memory however long it goes unpolled.
+//! accepted transactions that all of them share, which keeps only what some
+//! filter has yet to read. A filter costs the same memory however long it
+//! goes unpolled.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,7 +25,8 @@ pub const FILTER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// Most accepted-transaction hashes kept for pending-transaction filters
 /// (3.2 MB); a filter polled less often than that many arrive misses the
-/// oldest.
+/// oldest. Hashes every filter has read, or that arrive while no such
+/// filter is installed, are not kept at all.
 const MAX_PENDING: usize = 100_000;
 
 /// What a filter watches, and how far its owner has read.
@@ -90,6 +92,16 @@ impl PendingLog {
             self.start += 1;
         }
     }
+
+    /// Forgets the hashes before position `position`.
+    fn forget_before(&mut self, position: u64) {
+        let forgotten = position.saturating_sub(self.start).min(self.hashes.len() as u64);
+        self.hashes.drain(..forgotten as usize);
+        self.start += forgotten;
+        if self.hashes.len() < self.hashes.capacity() / 4 {
+            self.hashes.shrink_to(self.hashes.len() * 2);
+        }
+    }
 }
 
 /// Why a filter call failed.
@@ -124,7 +136,9 @@ impl Filters {
     pub fn uninstall(&self, id: U128, now: Instant) -> bool {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.expire(now);
-        inner.filters.remove(&id.to()).is_some()
+        let removed = inner.filters.remove(&id.to()).is_some();
+        inner.forget_read();
+        removed
     }
 
     /// The filter's state as of its last poll, and records a poll at `now`:
@@ -141,7 +155,11 @@ impl Filters {
         let Inner { filters, pending, .. } = &mut *inner;
         let installed = filters.get_mut(&id.to()).ok_or(FilterError::NotFound)?;
         installed.last_poll = now;
-        Ok(advance(&mut installed.kind, pending))
+        let result = advance(&mut installed.kind, pending);
+        if matches!(installed.kind, FilterKind::PendingTransactions { .. }) {
+            inner.forget_read();
+        }
+        Ok(result)
     }
 
     /// The filter's kind, unchanged (`eth_getFilterLogs`); like a poll, this
@@ -158,7 +176,9 @@ impl Filters {
 
     /// Records an accepted transaction, for pending-transaction filters.
     pub fn on_pending_transaction(&self, hash: B256) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).pending.push(hash);
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.pending.push(hash);
+        inner.forget_read();
     }
 
     /// The chain was reverted to block `head`: filters read on from the
@@ -185,7 +205,22 @@ impl Filters {
 
 impl Inner {
     fn expire(&mut self, now: Instant) {
+        let before = self.filters.len();
         self.filters.retain(|_, f| now.saturating_duration_since(f.last_poll) < FILTER_TIMEOUT);
+        if self.filters.len() < before {
+            self.forget_read();
+        }
+    }
+
+    /// Forgets the accepted transactions every pending-transaction filter
+    /// has read: all of them when there is no such filter.
+    fn forget_read(&mut self) {
+        let unread = self.filters.values().filter_map(|f| match f.kind {
+            FilterKind::PendingTransactions { next } => Some(next),
+            _ => None,
+        });
+        let oldest = unread.min().unwrap_or_else(|| self.pending.end());
+        self.pending.forget_before(oldest);
     }
 }
 
@@ -261,6 +296,45 @@ mod tests {
             .unwrap();
         assert_eq!(got.len(), MAX_PENDING);
         assert_eq!(got[0], B256::from(U256::from(10)));
+    }
+
+    /// The log keeps only what some pending-transaction filter has yet to
+    /// read: nothing while none is installed, and nothing once all have
+    /// read it or gone.
+    #[test]
+    fn the_pending_log_keeps_only_unread_hashes() {
+        let filters = Filters::new(10);
+        let now = Instant::now();
+        let kept = |filters: &Filters| filters.inner.lock().unwrap().pending.hashes.len();
+        let drain = |kind: &mut FilterKind, log: &PendingLog| match kind {
+            FilterKind::PendingTransactions { next } => log.take_from(next),
+            _ => unreachable!(),
+        };
+        filters.install(FilterKind::Blocks { next: 1 }, now).unwrap();
+        filters.on_pending_transaction(B256::repeat_byte(1));
+        assert_eq!(kept(&filters), 0, "no pending filter: nothing kept");
+
+        let slow = filters.install_pending(now).unwrap();
+        let fast = filters.install_pending(now).unwrap();
+        filters.on_pending_transaction(B256::repeat_byte(2));
+        filters.on_pending_transaction(B256::repeat_byte(3));
+        assert_eq!(filters.poll(fast, now, drain).unwrap().len(), 2);
+        assert_eq!(kept(&filters), 2, "the slow filter has not read them");
+        filters.on_pending_transaction(B256::repeat_byte(4));
+        assert_eq!(filters.poll(slow, now, drain).unwrap().len(), 3);
+        assert_eq!(kept(&filters), 1, "the fast filter has yet to read the last");
+        assert_eq!(filters.poll(fast, now, drain).unwrap(), [B256::repeat_byte(4)]);
+        assert_eq!(kept(&filters), 0);
+
+        filters.on_pending_transaction(B256::repeat_byte(5));
+        assert!(filters.uninstall(fast, now));
+        assert_eq!(kept(&filters), 1, "the slow filter still waits for it");
+        // An abandoned filter's hashes go when it expires.
+        filters.on_pending_transaction(B256::repeat_byte(6));
+        let later = now + FILTER_TIMEOUT + Duration::from_secs(1);
+        filters.install(FilterKind::Blocks { next: 1 }, later).unwrap();
+        assert_eq!(kept(&filters), 0);
+        assert_eq!(filters.poll(slow, later, drain), Err(FilterError::NotFound));
     }
 
     #[test]
