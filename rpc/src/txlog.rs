@@ -7,43 +7,37 @@
 //! ```
 //!
 //! Contract and method names come from the ABIs of the contracts in
-//! `contracts/` (built into the binary); a selector no ABI knows is shown
-//! as it is.
+//! `contracts/` (built into the binary), and contracts deployed from their
+//! bytecode are known by address; a selector no ABI knows is shown as it
+//! is.
 
 use std::collections::HashMap;
 
 use alloy_json_abi::JsonAbi;
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256, Bytes};
 use evm_canister_api::MinedTx;
 
 use crate::cost::TxCost;
 
-/// The artifacts of `contracts/`, as `contracts/compile.mjs` writes them.
-const ARTIFACTS: &[&str] = &[
-    include_str!("../../contracts/artifacts/Token.json"),
-    include_str!("../../contracts/artifacts/Tester.json"),
-];
-
-/// Names of methods by selector.
+/// Names of contracts and methods: by selector, from ABIs, and by address,
+/// for contracts seen deployed from known bytecode.
 #[derive(Clone, Debug, Default)]
 pub struct Names {
     /// Each selector's method name, and the contracts that have it.
     methods: HashMap<[u8; 4], (String, Vec<String>)>,
+    /// Known contracts' creation bytecode, which their init code starts with.
+    bytecodes: Vec<(String, Bytes)>,
+    /// Contracts deployed from known bytecode, by address.
+    deployed: HashMap<Address, String>,
 }
 
 impl Names {
-    /// The methods of the contracts in `contracts/`.
+    /// The contracts in `contracts/`.
     pub fn builtin() -> Self {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Artifact {
-            contract_name: String,
-            abi: JsonAbi,
-        }
         let mut names = Self::default();
-        for json in ARTIFACTS {
-            let artifact: Artifact = serde_json::from_str(json).expect("a committed artifact");
+        for artifact in crate::contracts::artifacts() {
             names.add(&artifact.contract_name, &artifact.abi);
+            names.bytecodes.push((artifact.contract_name, artifact.bytecode));
         }
         names
     }
@@ -61,23 +55,48 @@ impl Names {
         }
     }
 
-    /// What a transaction did: `Contract.method` when one known contract
-    /// has the method, `method` when several do, the selector otherwise;
-    /// `contract creation` or `plain transfer` without a method.
+    /// Records that `initcode` created the contract at `address`; the
+    /// contract's name if the code is a known contract's.
+    pub fn deployed(&mut self, address: Address, initcode: &[u8]) -> Option<String> {
+        let (name, _) = self
+            .bytecodes
+            .iter()
+            .filter(|(_, bytecode)| !bytecode.is_empty() && initcode.starts_with(bytecode))
+            .max_by_key(|(_, bytecode)| bytecode.len())?;
+        self.deployed.insert(address, name.clone());
+        Some(name.clone())
+    }
+
+    /// What a transaction did, as [`Names::call`] names it.
     pub fn label(&self, tx: &MinedTx) -> String {
         if tx.phases.is_some() && tx.to.is_none() {
             return "contract creation".to_owned();
         }
-        let Some(selector) = tx.selector.as_deref().and_then(|s| <[u8; 4]>::try_from(&s[..]).ok())
-        else {
-            return "plain transfer".to_owned();
-        };
+        let selector = tx.selector.as_deref().and_then(|s| <[u8; 4]>::try_from(&s[..]).ok());
+        let (contract, method) = self.call(tx.to.map(|a| a.0), selector);
+        match contract {
+            Some(contract) => format!("{contract}.{method}"),
+            None => method,
+        }
+    }
+
+    /// The contract and method a call of `selector` on `to` ran: the
+    /// contract is known when `to` was deployed from known code, or when
+    /// only one known contract has the method; the method is the
+    /// selector if no ABI has it, and `plain transfer` without one.
+    pub fn call(&self, to: Option<Address>, selector: Option<[u8; 4]>) -> (Option<String>, String) {
+        let Some(selector) = selector else { return (None, "plain transfer".to_owned()) };
+        let deployed = to.and_then(|to| self.deployed.get(&to));
         match self.methods.get(&selector) {
-            Some((method, contracts)) if contracts.len() == 1 => {
-                format!("{}.{method}", contracts[0])
+            Some((method, contracts)) => {
+                let contract = match deployed {
+                    Some(name) if contracts.contains(name) => Some(name.clone()),
+                    _ if contracts.len() == 1 => Some(contracts[0].clone()),
+                    _ => None,
+                };
+                (contract, method.clone())
             }
-            Some((method, _)) => method.clone(),
-            None => alloy_primitives::hex::encode_prefixed(selector),
+            None => (deployed.cloned(), alloy_primitives::hex::encode_prefixed(selector)),
         }
     }
 }
@@ -152,23 +171,25 @@ mod tests {
 
     #[test]
     fn labels_name_the_contract_and_method_when_known() {
-        let names = Names::builtin();
-        let to = Some(Address::repeat_byte(1));
+        let mut names = Names::builtin();
+        let address = Address::repeat_byte(1);
+        let to = Some(address);
         let transfer = selector("transfer(address,uint256)");
-        assert_eq!(names.label(&tx(to, &transfer)), "Token.transfer");
+        let mint = selector("mint(address)");
+        assert_eq!(names.label(&tx(to, &mint)), "Collectible.mint", "only one contract has it");
+        assert_eq!(names.label(&tx(to, &transfer)), "transfer", "Token, WETH and Pair have it");
         assert_eq!(names.label(&tx(to, &[])), "plain transfer");
         assert_eq!(names.label(&tx(None, b"\x60\x80\x60\x40")), "contract creation");
         assert_eq!(names.label(&tx(to, &[0xde, 0xad, 0xbe, 0xef, 1])), "0xdeadbeef");
-        // A method two contracts have is named without a contract.
-        let mut names = names;
-        let abi: JsonAbi = serde_json::from_str(
-            r#"[{"type":"function","name":"transfer","stateMutability":"nonpayable",
-                "inputs":[{"name":"to","type":"address"},{"name":"v","type":"uint256"}],
-                "outputs":[{"name":"","type":"bool"}]}]"#,
-        )
-        .unwrap();
-        names.add("Other", &abi);
-        assert_eq!(names.label(&tx(to, &transfer)), "transfer");
+
+        // Deployed from a known contract's bytecode (with constructor
+        // arguments after it), the address is known.
+        let token = crate::contracts::artifact("Token").unwrap();
+        let initcode = [token.bytecode.to_vec(), vec![0; 96]].concat();
+        assert_eq!(names.deployed(address, &initcode).as_deref(), Some("Token"));
+        assert_eq!(names.label(&tx(to, &transfer)), "Token.transfer");
+        assert_eq!(names.label(&tx(to, &[0xde, 0xad, 0xbe, 0xef])), "Token.0xdeadbeef");
+        assert_eq!(names.deployed(Address::repeat_byte(2), &[0x60, 0x80]), None);
     }
 
     #[test]

@@ -158,7 +158,26 @@ fn the_node_logs_each_transaction_with_its_costs() {
     assert!(plain_line.contains("  plain transfer  gas 21,000  wasm "), "{plain_line}");
     assert!(plain_line.contains(" M  cycles "), "{plain_line}");
     let call_line = line(call);
-    assert!(call_line.contains("  Token.transfer  gas "), "{call_line}");
+    // Token, WETH and Pair all have `transfer`, and nothing was deployed there.
+    assert!(call_line.contains("  transfer  gas "), "{call_line}");
+    // A contract of `contracts/` is named when deployed, and so are the
+    // calls of its address, even of a method other contracts share.
+    let nft = canister_evm::contracts::artifact("Collectible").unwrap();
+    let (deploy, raw) = signed(&keys[0], 2, TxKind::Create, 0, nft.bytecode.to_vec());
+    send_raw(&node.url, &raw).unwrap();
+    let collectible = TxKind::Call(keys[0].address().create(2));
+    let mut mint = keccak256("mint(address)")[..4].to_vec();
+    mint.extend_from_slice(&[0u8; 12]);
+    mint.extend_from_slice(keys[0].address().as_slice());
+    send_raw(&node.url, &signed(&keys[0], 3, collectible, 0, mint).1).unwrap();
+    let mut approve = keccak256("approve(address,uint256)")[..4].to_vec();
+    approve.extend_from_slice(&[0u8; 31]);
+    approve.push(0x42);
+    approve.extend_from_slice(&alloy_primitives::U256::from(1).to_be_bytes::<32>());
+    let (approved, raw) = signed(&keys[0], 4, collectible, 0, approve);
+    send_raw(&node.url, &raw).unwrap();
+    assert!(line(deploy).contains("  Collectible deployment  gas "), "{}", line(deploy));
+    assert!(line(approved).contains("  Collectible.approve  gas "), "{}", line(approved));
 
     let quiet = Node::start(&["--quiet"]);
     let (hash, raw) = signed(&keys[0], 0, to, 1, Vec::new());

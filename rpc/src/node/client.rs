@@ -6,8 +6,8 @@ use canister_host::Execution;
 use evm_canister_api::{
     AccessListOutcome, AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView,
     CallArgs, CallError, CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, LogFilter, LogView,
-    MinedBlock, MiningMode, PooledTx, QueryError, ReceiptView, StateOverride, SubmitResult,
-    TransactionView, TxError,
+    MinedBlock, MinedTx, MiningMode, PooledTx, QueryError, ReceiptView, StateOverride,
+    SubmitResult, TransactionView, TxError,
 };
 use serde_bytes::ByteBuf;
 
@@ -16,6 +16,7 @@ use crate::cost::{TxCost, costs_of};
 use crate::txlog;
 
 impl Node {
+    /// Mines a block now, with the pool's executable transactions or an
     /// empty one (`evm_mine`).
     pub fn mine(&mut self) -> Result<MinedBlock, NodeError> {
         let (block, execution): (MinedBlock, _) = self.update(Update::Mine, ())?;
@@ -35,8 +36,8 @@ impl Node {
         self.block_produced();
         let txs = blocks.iter().flat_map(|block| &block.transactions);
         for (tx, (hash, cost)) in txs.zip(costs_of(blocks, execution)) {
-            match &self.transaction_log {
-                Some(names) => tracing::info!("{}", txlog::line(hash, &names.label(tx), &cost)),
+            match self.log_label(tx) {
+                Some(label) => tracing::info!("{}", txlog::line(hash, &label, &cost)),
                 None => tracing::debug!(
                     tx = %hash,
                     gas = cost.gas_used,
@@ -53,6 +54,31 @@ impl Node {
 
     /// Turns automine on or off (`evm_setAutomine`); turning it on mines
     /// what waits in the pool.
+    /// The transaction log's label of `tx`, if the node logs transactions.
+    /// The creation of a contract of `contracts/` reads `Token deployment`,
+    /// and calls of that address are then named after it.
+    fn log_label(&mut self, tx: &MinedTx) -> Option<String> {
+        self.transaction_log.as_ref()?;
+        if tx.to.is_none() && tx.phases.is_some() {
+            let deployed = self.deployment(tx.hash);
+            if let Some(name) = deployed {
+                return Some(format!("{name} deployment"));
+            }
+        }
+        self.transaction_log.as_ref().map(|names| names.label(tx))
+    }
+
+    /// The name of the known contract creation `hash` deployed, recorded
+    /// with its address.
+    fn deployment(&mut self, hash: Hash) -> Option<String> {
+        use alloy_consensus::Transaction as _;
+        use alloy_eips::eip2718::Decodable2718 as _;
+        let address = self.receipt(hash).ok()??.contract_address?.0;
+        let raw = self.transaction(hash).ok()??.raw;
+        let envelope = alloy_consensus::TxEnvelope::decode_2718(&mut &raw[..]).ok()?;
+        self.transaction_log.as_mut()?.deployed(address, envelope.input())
+    }
+
     pub fn set_automine(&mut self, automine: bool) -> Result<Vec<MinedBlock>, NodeError> {
         let (blocks, execution): (Vec<MinedBlock>, _) =
             self.update(Update::SetMiningMode, (MiningMode { automine },))?;
