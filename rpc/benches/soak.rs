@@ -236,6 +236,10 @@ fn main() {
     let args = args();
     let run = Duration::from_secs_f64(args.minutes * 60.0);
     let dir = tempfile::tempdir().unwrap();
+    // A first start compiles the canister into the module cache, which
+    // leaves the process holding what the compiler freed: start once and
+    // stop, so that every soak measures a node that starts as users' do.
+    drop(start_node(&dir.path().join("warm-up")));
     let node = start_node(&dir.path().join("chain"));
     let pid = node.child.id();
     let latencies = Arc::new(Latencies::default());

@@ -21,6 +21,9 @@
 //!   journaling and verification, typed access to its methods;
 //! - [`cost`]: what each transaction cost, apportioned from its message, and
 //!   where its instructions went; [`txlog`]: the log line per transaction;
+//! - [`costs`]: the gas-vs-cycles instrument (`canister-evm costs`):
+//!   opcode calibration, the cost report and its plots, the baseline;
+//! - [`contracts`]: the artifacts of `contracts/`, built in;
 //! - [`filters`]: polling filters; [`limits`]: what a public endpoint bounds;
 //! - [`server`], [`transport`], [`websocket`]: HTTP and WebSocket serving;
 //! - [`convert`]: JSON-RPC types ⇄ the canister's types;
@@ -29,8 +32,10 @@
 //! - [`storage`]: the data directory that keeps the chain across restarts.
 
 pub mod api;
+pub mod contracts;
 pub mod convert;
 pub mod cost;
+pub mod costs;
 pub mod devchain;
 pub mod error;
 pub mod filters;

@@ -86,6 +86,16 @@ struct Cli {
     no_mining: bool,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// What EVM work costs as Wasm instructions and ICP cycles: `costs
+    /// calibrate` (per opcode) and `costs report` (per contract method).
+    #[command(subcommand)]
+    Costs(canister_evm::costs::cli::Costs),
 }
 
 /// What a public endpoint needs bounded (see the README's "Limits").
@@ -219,6 +229,17 @@ async fn run() -> anyhow::Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
     let explicit = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    if let Some(Command::Costs(command)) = cli.command {
+        let host = HostConfig {
+            cache_dir: cli.cache_dir.clone().or_else(|| xdg_dir("XDG_CACHE_HOME", ".cache")),
+            ..HostConfig::default()
+        };
+        let code = canister_evm::costs::cli::run(command, host).await?;
+        if code != 0 {
+            std::process::exit(code);
+        }
+        return Ok(());
+    }
 
     let data_dir = match (&cli.data_dir, cli.ephemeral) {
         (_, true) => None,

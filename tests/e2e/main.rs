@@ -8,5 +8,6 @@ mod harness;
 
 mod clients;
 mod contracts;
+mod costs;
 mod durability;
 mod node;

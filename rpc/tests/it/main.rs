@@ -2,6 +2,7 @@
 //! under the host, and JSON-RPC handlers are called through `RpcModule::call`.
 
 mod controls;
+mod costs;
 mod determinism;
 mod durability;
 mod fuzz_candid;
