@@ -71,6 +71,45 @@ fn the_report_reads_a_running_node() {
     assert!(csv.contains("\n(ether),transfer,3,21000,21000,21000,21000,"), "{csv}");
 }
 
+/// The report reads a stopped node's data directory, from a copy: the
+/// directory is byte for byte as it was.
+#[test]
+fn the_report_reads_a_data_directory_without_touching_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("chain");
+    let node = Node::start_in(&chain, &["--quiet"]);
+    let keys = dev_keys();
+    let to = alloy_primitives::TxKind::Call(alloy_primitives::Address::repeat_byte(0x42));
+    for nonce in 0..2 {
+        send_raw(&node.url, &signed(&keys[0], nonce, to, 1, Vec::new()).1).unwrap();
+    }
+    node.stop();
+    let snapshot = |dir: &Path| -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot(&chain);
+    let report = costs(&["report", "--data-dir", chain.to_str().unwrap(), "--format", "csv"]);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    assert!(
+        text(&report.stdout).contains("\n(ether),transfer,2,21000,"),
+        "{}",
+        text(&report.stdout)
+    );
+    assert!(before == snapshot(&chain), "the data directory is unchanged");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let refused = costs(&["report", "--data-dir", empty.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("holds no chain"), "{}", text(&refused.stderr));
+}
+
 /// `costs calibrate` prints a row per benchmark it runs.
 #[test]
 fn calibrate_prints_the_gas_and_instructions_of_each_operation() {
