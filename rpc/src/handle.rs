@@ -30,7 +30,12 @@ pub enum ChainEvent {
 /// executing wasm is CPU work that must not stall the async runtime.
 #[derive(Clone)]
 pub struct NodeHandle {
-    pub(crate) node: Arc<Mutex<Node>>,
+    /// Taken in the order requests ask for it (tokio's lock is fair), so no
+    /// request starves behind later ones: a sender's transaction with the
+    /// next nonce is not overtaken by an ever-growing queue of later ones.
+    pub(crate) node: Arc<tokio::sync::Mutex<Node>>,
+    /// A request panicked while it held the node.
+    poisoned: Arc<std::sync::atomic::AtomicBool>,
     /// The dev accounts the node signs for (`eth_sendTransaction`, `eth_sign`).
     pub(crate) signers: Arc<Vec<PrivateKeySigner>>,
     pub(crate) events: broadcast::Sender<ChainEvent>,
@@ -52,7 +57,8 @@ impl NodeHandle {
     pub fn with_limits(node: Node, signers: Vec<PrivateKeySigner>, limits: Limits) -> Self {
         let (events, _) = broadcast::channel(1024);
         Self {
-            node: Arc::new(Mutex::new(node)),
+            node: Arc::new(tokio::sync::Mutex::new(node)),
+            poisoned: Arc::default(),
             signers: Arc::new(signers),
             events,
             filters: Arc::new(Filters::new(limits.max_filters)),
@@ -144,19 +150,34 @@ impl NodeHandle {
         R: Send + 'static,
         F: FnOnce(&mut Node) -> Result<R, NodeError> + Send + 'static,
     {
-        let node = self.node.clone();
+        use std::sync::atomic::Ordering;
+        // A panic while the node was held is a bug, and it may have left
+        // the node's own state (journal, clock, costs) half-updated: refuse
+        // to go on with it. Restarting recovers the chain from its data
+        // directory, with nothing acknowledged lost.
+        let refused = || {
+            NodeError::Failed(
+                "an earlier request panicked while the node was in use (a bug); \
+                 restart the node, which recovers the chain from its data directory"
+                    .to_owned(),
+            )
+        };
+        let mut node = self.node.clone().lock_owned().await;
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(error::node_error(&refused()));
+        }
+        let poisoned = self.poisoned.clone();
         tokio::task::spawn_blocking(move || {
-            // A panic while the lock was held is a bug, and it may have left
-            // the node's own state (journal, clock, costs) half-updated:
-            // refuse to go on with it. Restarting recovers the chain from
-            // its data directory, with nothing acknowledged lost.
-            let Ok(mut node) = node.lock() else {
-                return Err(NodeError::Failed(
-                    "an earlier request panicked while the node was in use (a bug); \
-                     restart the node, which recovers the chain from its data directory"
-                        .to_owned(),
-                ));
-            };
+            // Marked before the guard is released by the unwinding.
+            struct Poison(Arc<std::sync::atomic::AtomicBool>);
+            impl Drop for Poison {
+                fn drop(&mut self) {
+                    if std::thread::panicking() {
+                        self.0.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            let _poison = Poison(poisoned);
             f(&mut node)
         })
         .await

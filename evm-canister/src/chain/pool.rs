@@ -23,8 +23,10 @@ use alloy_evm::FromRecoveredTx;
 
 /// Most transactions the pool holds (geth's default global slots, rounded).
 pub const MAX_POOL: u64 = 4096;
-/// Most transactions one sender may have in the pool (geth's account queue).
-pub const MAX_POOL_PER_SENDER: u64 = 64;
+/// Most transactions one sender may have in the pool: geth's global queue
+/// (anvil sets none). geth's account queue of 64 refuses a client that has
+/// 64 transactions in flight when they arrive out of nonce order.
+pub const MAX_POOL_PER_SENDER: u64 = 1024;
 /// How much a replacement must raise both fees, in percent (geth's price bump).
 pub const PRICE_BUMP: u128 = 10;
 

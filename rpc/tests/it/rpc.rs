@@ -179,3 +179,42 @@ async fn eth_get_proof_verifies_against_the_state_root() {
     assert_eq!(error.code(), -32005);
     assert!(error.message().contains("latest block (1) only"), "{}", error.message());
 }
+
+/// Many transactions in flight from one account arrive out of nonce order,
+/// as from a client that pipelines its sends: every one is accepted and
+/// mined, as on anvil (the pool once refused more than 64 from a sender).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn out_of_order_sends_from_one_account_all_mine() {
+    let (module, signers) = module();
+    let module = std::sync::Arc::new(module);
+    let send = |module: std::sync::Arc<jsonrpsee::RpcModule<()>>, raw: Vec<u8>| async move {
+        let raw = alloy_primitives::hex::encode_prefixed(raw);
+        module.call::<_, B256>("eth_sendRawTransaction", rpc_params![raw]).await
+    };
+    let me = signers[0].address();
+    let nonce = |module: std::sync::Arc<jsonrpsee::RpcModule<()>>| async move {
+        let count: U64 =
+            module.call("eth_getTransactionCount", rpc_params![me, "latest"]).await.unwrap();
+        count.to::<u64>()
+    };
+    // 128 in reverse order: all but the last wait in the pool for nonce 0.
+    let mut hashes = Vec::new();
+    for n in (0..128).rev() {
+        hashes.push(send(module.clone(), transfer(&signers[0], n)).await.unwrap());
+    }
+    assert_eq!(nonce(module.clone()).await, 128);
+    // 64 at once, shuffled.
+    let tasks: Vec<_> = (0..64u64)
+        .map(|i| 128 + (i * 37) % 64)
+        .map(|n| tokio::spawn(send(module.clone(), transfer(&signers[0], n))))
+        .collect();
+    for task in tasks {
+        hashes.push(task.await.unwrap().expect("every send is accepted"));
+    }
+    assert_eq!(nonce(module.clone()).await, 192);
+    for hash in hashes {
+        let receipt: serde_json::Value =
+            module.call("eth_getTransactionReceipt", rpc_params![hash]).await.unwrap();
+        assert_eq!(receipt["status"], "0x1", "{hash}: {receipt}");
+    }
+}
