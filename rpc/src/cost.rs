@@ -27,7 +27,8 @@ pub struct TxCost {
 /// The first five are the transaction's own, measured by the canister
 /// (`ic0.performance_counter`) as it went; the last two are its share of
 /// what the message spent on more than one transaction.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CostBreakdown {
     /// Decoding the signed transaction.
     pub decoding: u64,
@@ -49,6 +50,29 @@ pub struct CostBreakdown {
 }
 
 impl CostBreakdown {
+    /// The phases' names, in the order of [`CostBreakdown::values`].
+    pub const NAMES: [&'static str; 7] = [
+        "decoding",
+        "sender recovery",
+        "validation",
+        "EVM execution",
+        "state write",
+        "block seal",
+        "other",
+    ];
+
+    pub fn values(&self) -> [u64; 7] {
+        [
+            self.decoding,
+            self.sender_recovery,
+            self.validation,
+            self.evm_execution,
+            self.state_write,
+            self.block_seal,
+            self.other,
+        ]
+    }
+
     /// The instructions of all phases.
     pub fn total(&self) -> u64 {
         self.decoding

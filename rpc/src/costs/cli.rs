@@ -26,13 +26,31 @@ pub enum Costs {
     Report(ReportArgs),
 }
 
+/// How and where a table or report is written.
 #[derive(Debug, clap::Args)]
-pub struct CalibrateArgs {
+pub struct Output {
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// Write to FILE instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
+}
+
+impl Output {
+    fn write(&self, text: &str) -> anyhow::Result<()> {
+        match &self.out {
+            Some(path) => {
+                std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+            }
+            None => Ok(std::io::stdout().write_all(text.as_bytes())?),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CalibrateArgs {
+    #[command(flatten)]
+    output: Output,
     /// Draw the instructions-per-gas chart into DIR (SVG and PNG).
     #[arg(long, value_name = "DIR")]
     plots: Option<PathBuf>,
@@ -53,11 +71,8 @@ pub struct ReportArgs {
     /// ABIs (or artifacts) to name more contracts' methods by.
     #[arg(long, value_name = "FILE")]
     abi: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value = "table")]
-    format: Format,
-    /// Write to FILE instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    output: Output,
     /// Draw the gas-vs-instructions scatter and the phases chart into DIR.
     #[arg(long, value_name = "DIR")]
     plots: Option<PathBuf>,
@@ -103,8 +118,7 @@ async fn calibrate(args: CalibrateArgs, host: HostConfig) -> anyhow::Result<i32>
         calibrate::run(&mut lab, &micros)
     })
     .await??;
-    let text = calibrate::render(&rows, args.format);
-    emit(&text, args.out.as_ref())?;
+    args.output.write(&calibrate::render(&rows, args.output.format))?;
     if let Some(dir) = &args.plots {
         for path in plot::opcode_classes(&rows, dir)? {
             eprintln!("wrote {}", path.display());
@@ -142,7 +156,7 @@ async fn report(args: ReportArgs, host: HostConfig) -> anyhow::Result<i32> {
         eth_usd: args.eth_usd,
     };
     let report = Report::new(&source, samples, prices);
-    emit(&report.render(args.format), args.out.as_ref())?;
+    args.output.write(&report.render(args.output.format))?;
     if let Some(dir) = &args.plots {
         for path in plot::scatter(&report, dir)?.into_iter().chain(plot::phases(&report, dir)?) {
             eprintln!("wrote {}", path.display());
@@ -172,13 +186,4 @@ async fn report(args: ReportArgs, host: HostConfig) -> anyhow::Result<i32> {
         eprintln!("cost check passed against {}", path.display());
     }
     Ok(0)
-}
-
-fn emit(text: &str, out: Option<&PathBuf>) -> anyhow::Result<()> {
-    match out {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-        }
-        None => Ok(std::io::stdout().write_all(text.as_bytes())?),
-    }
 }

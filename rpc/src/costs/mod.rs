@@ -46,59 +46,7 @@ pub struct Sample {
     pub instructions: u64,
     pub cycles: u128,
     /// Where the instructions went, if the canister measured it.
-    pub phases: Option<Phases>,
-}
-
-/// [`CostBreakdown`] as the report writes it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Phases {
-    pub decoding: u64,
-    pub sender_recovery: u64,
-    pub validation: u64,
-    pub evm_execution: u64,
-    pub state_write: u64,
-    pub block_seal: u64,
-    pub other: u64,
-}
-
-impl Phases {
-    /// The phases' names, in order, as the report prints them.
-    pub const NAMES: [&'static str; 7] = [
-        "decoding",
-        "sender recovery",
-        "validation",
-        "EVM execution",
-        "state write",
-        "block seal",
-        "other",
-    ];
-
-    pub fn values(&self) -> [u64; 7] {
-        [
-            self.decoding,
-            self.sender_recovery,
-            self.validation,
-            self.evm_execution,
-            self.state_write,
-            self.block_seal,
-            self.other,
-        ]
-    }
-}
-
-impl From<CostBreakdown> for Phases {
-    fn from(b: CostBreakdown) -> Self {
-        Self {
-            decoding: b.decoding,
-            sender_recovery: b.sender_recovery,
-            validation: b.validation,
-            evm_execution: b.evm_execution,
-            state_write: b.state_write,
-            block_seal: b.block_seal,
-            other: b.other,
-        }
-    }
+    pub phases: Option<CostBreakdown>,
 }
 
 impl Sample {
@@ -110,7 +58,7 @@ impl Sample {
             gas: cost.gas_used,
             instructions: cost.instructions,
             cycles: cost.cycles,
-            phases: cost.breakdown.map(Phases::from),
+            phases: cost.breakdown,
         }
     }
 

@@ -18,9 +18,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::Phases;
 use super::calibrate::{Class, OpCost};
 use super::report::Report;
+use crate::cost::CostBreakdown;
 
 const FAMILY: &str = "sans-serif";
 const SIZE: (u32, u32) = (1200, 760);
@@ -325,8 +325,8 @@ impl Picture for Stacked {
             .label_style((FAMILY, 14))
             .draw()
             .map_err(err)?;
-        for (phase, colour) in Phases::NAMES.iter().zip(PHASE_COLOURS) {
-            let index = Phases::NAMES.iter().position(|p| p == phase).expect("a phase");
+        for (phase, colour) in CostBreakdown::NAMES.iter().zip(PHASE_COLOURS) {
+            let index = CostBreakdown::NAMES.iter().position(|p| p == phase).expect("a phase");
             chart
                 .draw_series(self.bars.iter().enumerate().map(|(i, (_, shares))| {
                     let start: f64 = shares[..index].iter().sum();

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Phases, Sample};
+use super::Sample;
+use crate::cost::CostBreakdown;
 use crate::txlog::{grouped, short};
 
 /// The `schema` of every report this version writes.
@@ -147,7 +148,7 @@ impl Report {
                         }
                         sums
                     });
-                    Phases::NAMES
+                    CostBreakdown::NAMES
                         .iter()
                         .zip(sums)
                         .map(|(name, sum)| PhaseShare {
