@@ -169,6 +169,8 @@ fn context<DB: Database>(
     block: &BlockContext,
     mode: Mode,
 ) -> MainnetContext<DB> {
+    // The ecrecover precompile recovers through this crate's backend.
+    crate::secp256k1::install();
     let cfg = cfg_env(chain_id, spec, mode);
     let block_env = block.env(cfg.blob_base_fee_update_fraction());
     Context::mainnet().with_db(db).with_cfg(cfg).with_block(block_env)

@@ -1,7 +1,6 @@
 //! Accepting transactions: decoding, authenticating and handing them to
 //! the block builder or the pool.
 
-use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Transaction, TxEnvelope, Typed2718};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes};
@@ -55,7 +54,7 @@ impl<M: Memory> Chain<M> {
         let hash = *envelope.tx_hash();
         let raw = Bytes::copy_from_slice(raw);
         let decoded = self.counter();
-        let from = envelope.recover_signer().map_err(|_| TxError::InvalidSignature)?;
+        let from = crate::secp256k1::sender(&envelope).map_err(|_| TxError::InvalidSignature)?;
         let phases = TxPhases {
             decode: decoded - start,
             recover: self.counter() - decoded,
