@@ -11,48 +11,20 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
-use alloy_signer::SignerSync;
+use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolValue, sol};
+use alloy_sol_types::{SolCall, sol};
 use canister_evm::devchain::DevChain;
 use canister_evm::node::{Clock, Node, NodeConfig};
 use canister_evm::storage::CHECKPOINT_INTERVAL;
 use canister_host::HostConfig;
 use evm_canister_api::InitArgs;
 
+mod common;
+use common::{sign, token_code};
+
 sol! {
     function transfer(address to, uint256 amount) returns (bool);
-}
-
-fn sign(key: &PrivateKeySigner, nonce: u64, to: TxKind, value: u64, input: Vec<u8>) -> Vec<u8> {
-    let tx = TxEip1559 {
-        chain_id: 31337,
-        nonce,
-        gas_limit: 3_000_000,
-        max_fee_per_gas: 100_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to,
-        value: U256::from(value),
-        access_list: Default::default(),
-        input: Bytes::from(input),
-    };
-    let signature = key.sign_hash_sync(&tx.signature_hash()).unwrap();
-    TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
-}
-
-fn token_code() -> Vec<u8> {
-    let path = format!("{}/../contracts/artifacts/Token.json", env!("CARGO_MANIFEST_DIR"));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut code = alloy_primitives::hex::decode(json["bytecode"].as_str().unwrap()).unwrap();
-    code.extend(
-        ("Token".to_string(), "TOK".to_string(), U256::from(10u64).pow(U256::from(30)))
-            .abi_encode_params(),
-    );
-    code
 }
 
 /// Compiled modules are cached, as the `canister-evm` binary caches them.

@@ -30,13 +30,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
-use alloy_signer::SignerSync;
+use alloy_primitives::{Address, B256, TxKind, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolValue, sol};
+use alloy_sol_types::{SolCall, sol};
 use serde_json::{Value, json};
+
+mod common;
 
 sol! {
     function transfer(address to, uint256 amount) returns (bool);
@@ -150,33 +149,9 @@ fn quantity(value: &Value) -> u64 {
     u64::from_str_radix(value.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap_or(0)
 }
 
+/// A signed transaction as `eth_sendRawTransaction` takes it in JSON.
 fn sign(key: &PrivateKeySigner, nonce: u64, to: TxKind, value: u64, input: Vec<u8>) -> String {
-    let tx = TxEip1559 {
-        chain_id: 31337,
-        nonce,
-        gas_limit: 3_000_000,
-        max_fee_per_gas: 100_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to,
-        value: U256::from(value),
-        access_list: Default::default(),
-        input: Bytes::from(input),
-    };
-    let signature = key.sign_hash_sync(&tx.signature_hash()).unwrap();
-    alloy_primitives::hex::encode_prefixed(
-        TxEnvelope::from(tx.into_signed(signature)).encoded_2718(),
-    )
-}
-
-fn token_code() -> Vec<u8> {
-    let path = format!("{}/../contracts/artifacts/Token.json", env!("CARGO_MANIFEST_DIR"));
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut code = alloy_primitives::hex::decode(json["bytecode"].as_str().unwrap()).unwrap();
-    code.extend(
-        ("Token".to_string(), "TOK".to_string(), U256::from(10u64).pow(U256::from(30)))
-            .abi_encode_params(),
-    );
-    code
+    alloy_primitives::hex::encode_prefixed(common::sign(key, nonce, to, value, input))
 }
 
 /// What the process uses now.
@@ -261,7 +236,7 @@ fn main() {
     let deployer = &keys[9];
     main.call(
         "eth_sendRawTransaction",
-        json!([sign(deployer, 0, TxKind::Create, 0, token_code())]),
+        json!([sign(deployer, 0, TxKind::Create, 0, common::token_code())]),
     )
     .expect("deploy the token");
     let token = deployer.address().create(0);

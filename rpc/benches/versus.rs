@@ -30,13 +30,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
-use alloy_signer::SignerSync;
+use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolValue, sol};
+use alloy_sol_types::{SolCall, sol};
 use serde_json::{Value, json};
+
+mod common;
 
 sol! {
     function transfer(address to, uint256 amount) returns (bool);
@@ -190,33 +189,9 @@ impl Client {
     }
 }
 
-fn sign(key: &PrivateKeySigner, nonce: u64, to: TxKind, input: Vec<u8>) -> String {
-    let tx = TxEip1559 {
-        chain_id: 31337,
-        nonce,
-        gas_limit: 3_000_000,
-        max_fee_per_gas: 100_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to,
-        value: U256::ZERO,
-        access_list: Default::default(),
-        input: Bytes::from(input),
-    };
-    let signature = key.sign_hash_sync(&tx.signature_hash()).unwrap();
-    alloy_primitives::hex::encode_prefixed(
-        TxEnvelope::from(tx.into_signed(signature)).encoded_2718(),
-    )
-}
-
-fn token_code() -> Vec<u8> {
-    let path = format!("{}/../contracts/artifacts/Token.json", env!("CARGO_MANIFEST_DIR"));
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut code = alloy_primitives::hex::decode(json["bytecode"].as_str().unwrap()).unwrap();
-    code.extend(
-        ("Token".to_string(), "TOK".to_string(), U256::from(10u64).pow(U256::from(30)))
-            .abi_encode_params(),
-    );
-    code
+/// A signed transaction as `eth_sendRawTransaction` takes it in JSON.
+fn hex_sign(key: &PrivateKeySigner, nonce: u64, to: TxKind, input: Vec<u8>) -> String {
+    alloy_primitives::hex::encode_prefixed(common::sign(key, nonce, to, 0, input))
 }
 
 /// A recipient no transfer has paid before.
@@ -227,7 +202,7 @@ fn fresh_recipient(counter: &AtomicUsize) -> Address {
 
 fn transfer_to(token: Address, key: &PrivateKeySigner, nonce: u64, to: Address) -> String {
     let call = transferCall { to, amount: U256::from(1u64) };
-    sign(key, nonce, TxKind::Call(token), call.abi_encode())
+    hex_sign(key, nonce, TxKind::Call(token), call.abi_encode())
 }
 
 /// A chain set up for the phases: the token, and senders holding some.
@@ -240,13 +215,14 @@ struct Setup {
 fn set_up(client: &Client, keys: &[PrivateKeySigner]) -> Setup {
     let deployer = keys[9].clone();
     let nonce = client.nonce(deployer.address());
-    let receipt = client.send_and_wait(&sign(&deployer, nonce, TxKind::Create, token_code()));
+    let receipt =
+        client.send_and_wait(&hex_sign(&deployer, nonce, TxKind::Create, common::token_code()));
     let token: Address = serde_json::from_value(receipt["contractAddress"].clone()).unwrap();
     let senders = keys[..8].to_vec();
     for (i, sender) in senders.iter().enumerate() {
         let call =
             transferCall { to: sender.address(), amount: U256::from(10u64).pow(U256::from(24)) };
-        let raw = sign(&deployer, nonce + 1 + i as u64, TxKind::Call(token), call.abi_encode());
+        let raw = hex_sign(&deployer, nonce + 1 + i as u64, TxKind::Call(token), call.abi_encode());
         client.send_and_wait(&raw);
     }
     Setup { token, deployer, senders }
