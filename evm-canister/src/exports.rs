@@ -58,6 +58,40 @@ fn upgrade_probe() -> String {
     format!("upgraded; head block {}", with_chain(|chain| chain.info().latest_block))
 }
 
+/// Refuses an ingress message before the canister accepts it, and before it
+/// costs cycles, when its update would refuse it anyway. Nothing is
+/// executed and nothing changes: a transaction is checked as
+/// [`Chain::inspect`] checks it (decoding, size, chain id, signature,
+/// nonce, payability), and the dev-node controls are refused to anyone but
+/// a controller. A controller's messages are accepted unchecked: its
+/// updates still refuse what is invalid, and the node, a controller, would
+/// otherwise recover every sender twice.
+#[ic_cdk::inspect_message]
+fn inspect_message() {
+    let caller = ic_cdk::api::msg_caller();
+    if !ic_cdk::api::is_controller(&caller) {
+        match ic_cdk::api::msg_method_name().as_str() {
+            "send_raw_transaction" => {
+                let raw: ByteBuf = candid::decode_one(&ic_cdk::api::msg_arg_data())
+                    .unwrap_or_else(|err| ic_cdk::trap(format!("undecodable argument: {err}")));
+                if let Err(err) = with_chain(|chain| chain.inspect(&raw, ic_cdk::api::time())) {
+                    ic_cdk::trap(format!("transaction refused: {err}"));
+                }
+            }
+            "mine"
+            | "send_impersonated_transaction"
+            | "edit_account"
+            | "snapshot"
+            | "revert"
+            | "set_mining_mode" => {
+                ic_cdk::trap("only a controller of the canister may call this method")
+            }
+            _ => {}
+        }
+    }
+    ic_cdk::api::accept_message();
+}
+
 /// Traps unless a controller of the canister called: the dev-node controls
 /// change the chain in ways no user may.
 fn controllers_only() {

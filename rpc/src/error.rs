@@ -48,50 +48,13 @@ pub fn internal(message: impl Into<String>) -> ErrorObjectOwned {
     error(INTERNAL_ERROR, message)
 }
 
-/// A transaction the canister refused.
+/// A transaction the canister refused, in geth's words: a malformed one
+/// is invalid params (`-32602`), the rest are server errors (`-32000`).
 pub fn tx_error(err: &TxError) -> ErrorObjectOwned {
-    let message = match err {
-        TxError::Malformed(reason) => {
-            return invalid_params(format!("invalid transaction: {reason}"));
-        }
-        TxError::InvalidSignature => "invalid sender".to_owned(),
-        TxError::TypeNotSupported(_) => "transaction type not supported".to_owned(),
-        TxError::InvalidChainId { expected, got } => match got {
-            Some(got) => format!("invalid chain id for signer: have {got} want {expected}"),
-            None => format!("invalid chain id for signer: want {expected}"),
-        },
-        TxError::NonceTooLow { expected, got } => {
-            format!("nonce too low: next nonce {expected}, tx nonce {got}")
-        }
-        TxError::NonceTooHigh { expected, got } => {
-            format!("nonce too high: next nonce {expected}, tx nonce {got}")
-        }
-        TxError::InsufficientFunds { address, have, want } => format!(
-            "insufficient funds for gas * price + value: address {address} have {have:?} want {want:?}"
-        ),
-        TxError::IntrinsicGasTooLow { gas, minimum } => {
-            format!("intrinsic gas too low: gas {gas}, minimum needed {minimum}")
-        }
-        TxError::GasLimitExceedsBlock { gas, limit } => {
-            format!("exceeds block gas limit: gas {gas}, limit {limit}")
-        }
-        TxError::GasLimitTooHigh { gas, cap } => {
-            format!("transaction gas limit too high (cap: {cap}, tx: {gas})")
-        }
-        TxError::FeeCapTooLow { max_fee, base_fee } => format!(
-            "max fee per gas less than block base fee: maxFeePerGas: {max_fee:?}, baseFee: {base_fee:?}"
-        ),
-        TxError::TipAboveFeeCap => {
-            "max priority fee per gas higher than max fee per gas".to_owned()
-        }
-        TxError::SenderNotEoa(address) => format!("sender not an eoa: address {address}"),
-        TxError::InitCodeTooLarge => "max initcode size exceeded".to_owned(),
-        TxError::AlreadyKnown => "already known".to_owned(),
-        TxError::ReplacementUnderpriced => "replacement transaction underpriced".to_owned(),
-        TxError::PoolFull => "txpool is full".to_owned(),
-        TxError::Rejected(reason) => reason.clone(),
-    };
-    error(SERVER_ERROR, message)
+    match err {
+        TxError::Malformed(_) => invalid_params(err.to_string()),
+        _ => error(SERVER_ERROR, err.to_string()),
+    }
 }
 
 pub fn query_error(err: &QueryError) -> ErrorObjectOwned {
@@ -199,6 +162,10 @@ mod tests {
                 "nonce too low: next nonce 2, tx nonce 1",
             ),
             (TxError::TypeNotSupported(3), "transaction type not supported"),
+            (
+                TxError::Oversized { size: 131_073, limit: 131_072 },
+                "oversized data: transaction size 131073, limit 131072",
+            ),
             (
                 TxError::GasLimitExceedsBlock { gas: 2, limit: 1 },
                 "exceeds block gas limit: gas 2, limit 1",

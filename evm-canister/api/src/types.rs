@@ -194,9 +194,69 @@ pub enum TxError {
     /// A transaction with this hash is already waiting in the pool (one
     /// already included is refused by its nonce, as geth refuses it).
     AlreadyKnown,
+    /// The encoded transaction is larger than a pool takes (geth's 128 KiB).
+    Oversized {
+        size: u64,
+        limit: u64,
+    },
     /// Any other reason the EVM refuses the transaction.
     Rejected(String),
 }
+
+/// geth's wording of each refusal, which clients match on (the node's
+/// JSON-RPC errors, the canister's `inspect_message` rejects).
+impl std::fmt::Display for TxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TxError::Malformed(reason) => write!(f, "invalid transaction: {reason}"),
+            TxError::InvalidSignature => f.write_str("invalid sender"),
+            TxError::TypeNotSupported(_) => f.write_str("transaction type not supported"),
+            TxError::InvalidChainId { expected, got: Some(got) } => {
+                write!(f, "invalid chain id for signer: have {got} want {expected}")
+            }
+            TxError::InvalidChainId { expected, got: None } => {
+                write!(f, "invalid chain id for signer: want {expected}")
+            }
+            TxError::NonceTooLow { expected, got } => {
+                write!(f, "nonce too low: next nonce {expected}, tx nonce {got}")
+            }
+            TxError::NonceTooHigh { expected, got } => {
+                write!(f, "nonce too high: next nonce {expected}, tx nonce {got}")
+            }
+            TxError::InsufficientFunds { address, have, want } => write!(
+                f,
+                "insufficient funds for gas * price + value: address {address} have {have:?} want {want:?}"
+            ),
+            TxError::IntrinsicGasTooLow { gas, minimum } => {
+                write!(f, "intrinsic gas too low: gas {gas}, minimum needed {minimum}")
+            }
+            TxError::GasLimitExceedsBlock { gas, limit } => {
+                write!(f, "exceeds block gas limit: gas {gas}, limit {limit}")
+            }
+            TxError::GasLimitTooHigh { gas, cap } => {
+                write!(f, "transaction gas limit too high (cap: {cap}, tx: {gas})")
+            }
+            TxError::FeeCapTooLow { max_fee, base_fee } => write!(
+                f,
+                "max fee per gas less than block base fee: maxFeePerGas: {max_fee:?}, baseFee: {base_fee:?}"
+            ),
+            TxError::TipAboveFeeCap => {
+                f.write_str("max priority fee per gas higher than max fee per gas")
+            }
+            TxError::SenderNotEoa(address) => write!(f, "sender not an eoa: address {address}"),
+            TxError::InitCodeTooLarge => f.write_str("max initcode size exceeded"),
+            TxError::AlreadyKnown => f.write_str("already known"),
+            TxError::ReplacementUnderpriced => f.write_str("replacement transaction underpriced"),
+            TxError::PoolFull => f.write_str("txpool is full"),
+            TxError::Oversized { size, limit } => {
+                write!(f, "oversized data: transaction size {size}, limit {limit}")
+            }
+            TxError::Rejected(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for TxError {}
 
 /// A transaction a produced block included.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]

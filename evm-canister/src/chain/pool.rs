@@ -53,14 +53,7 @@ impl<M: Memory> Chain<M> {
     pub(crate) fn accept(&mut self, mut tx: DecodedTx, now: u64) -> Result<SubmitResult, TxError> {
         let start = self.counter();
         let tx_hash = tx.hash;
-        if self.pool.contains_key(&tx_hash.0) {
-            return Err(TxError::AlreadyKnown);
-        }
-        let expected = self.account_nonce(tx.from.0.0);
-        let nonce = tx.envelope.nonce();
-        if nonce < expected {
-            return Err(TxError::NonceTooLow { expected, got: nonce });
-        }
+        let (expected, nonce) = self.check_fresh(&tx)?;
         let pooled = self.pool_nonces.get(&(tx.from.0.0, nonce));
         if self.dev.get().automine && nonce == expected && pooled.is_none() {
             // The common case: straight into a block, without touching the pool.
@@ -109,9 +102,23 @@ impl<M: Memory> Chain<M> {
         Ok(SubmitResult { tx_hash: tx_hash.into(), blocks })
     }
 
+    /// Refuses a transaction already pooled, or whose nonce its sender has
+    /// used; returns the sender's next nonce and the transaction's.
+    pub(super) fn check_fresh(&self, tx: &DecodedTx) -> Result<(u64, u64), TxError> {
+        if self.pool.contains_key(&tx.hash.0) {
+            return Err(TxError::AlreadyKnown);
+        }
+        let expected = self.account_nonce(tx.from.0.0);
+        let nonce = tx.envelope.nonce();
+        if nonce < expected {
+            return Err(TxError::NonceTooLow { expected, got: nonce });
+        }
+        Ok((expected, nonce))
+    }
+
     /// Checks a transaction against the latest state as if it were
     /// executed next, except for its nonce, which may be a future one.
-    fn admit(&self, tx: &DecodedTx, now: u64) -> Result<(), TxError> {
+    pub(super) fn admit(&self, tx: &DecodedTx, now: u64) -> Result<(), TxError> {
         let context = self.next_block(now);
         evm::check_block_gas(tx.envelope.gas_limit(), context.gas_limit)?;
         let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);

@@ -9,6 +9,10 @@ use ic_stable_structures::Memory;
 
 use super::{BlockBuilder, Chain};
 
+/// The largest encoded transaction accepted: geth's `txMaxSize` (four 32 KiB
+/// slots), which leaves room for the largest init code EIP-3860 allows.
+pub const MAX_TX_BYTES: usize = 128 * 1024;
+
 impl<M: Memory> Chain<M> {
     /// Accepts a signed transaction: with automine and the sender's next
     /// nonce it is executed and included in a new block at once, with any
@@ -34,6 +38,18 @@ impl<M: Memory> Chain<M> {
     ) -> Result<SubmitResult, TxError> {
         let tx = self.decode_impersonated(raw, from)?;
         self.accept(tx, now)
+    }
+
+    /// Checks a signed transaction as [`Chain::submit`] would, without
+    /// executing, pooling or writing anything (`canister_inspect_message`):
+    /// it must decode, be of this chain, recover to a sender, not reuse a
+    /// nonce or a pooled hash, and be payable and valid against the latest
+    /// state (the EVM's own validation, as for a pooled transaction). A
+    /// future nonce passes, since the pool takes it.
+    pub fn inspect(&self, raw: &[u8], now: u64) -> Result<(), TxError> {
+        let tx = self.decode_transaction(raw)?;
+        self.check_fresh(&tx)?;
+        self.admit(&tx, now)
     }
 
     /// Seals a block with the pool's executable transactions (`evm_mine`);
@@ -79,6 +95,9 @@ impl<M: Memory> Chain<M> {
 
     /// Decodes an EIP-2718 transaction and checks what needs no state.
     pub(super) fn decode_envelope(&self, raw: &[u8]) -> Result<TxEnvelope, TxError> {
+        if raw.len() > MAX_TX_BYTES {
+            return Err(TxError::Oversized { size: raw.len() as u64, limit: MAX_TX_BYTES as u64 });
+        }
         let envelope = TxEnvelope::decode_2718_exact(raw)
             .map_err(|err| TxError::Malformed(format!("rlp: {err}")))?;
         if envelope.is_eip4844() {

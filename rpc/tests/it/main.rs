@@ -8,6 +8,7 @@ mod durability;
 mod fuzz_candid;
 mod fuzz_datadir;
 mod fuzz_rpc;
+mod inspect;
 mod methods;
 mod node;
 mod rpc;
