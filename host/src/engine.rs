@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -84,84 +84,150 @@ impl Host {
         self.config.track_state
     }
 
-    /// Prepares a canister module for installation: instruments, compiles
-    /// (or loads from the cache) and links it.
+    /// Prepares a canister module for installation: validates, instruments,
+    /// compiles and links it. With a cache directory, a module this host
+    /// (the same sources, the same engines) prepared before is loaded
+    /// instead, skipping validation, instrumentation and compilation.
     pub fn compile(&self, wasm: &[u8]) -> Result<Arc<CanisterModule>, InstallError> {
-        let info = validation::validate(wasm).map_err(InstallError::InvalidModule)?;
-        let instrumented =
-            instrument::instrument(wasm).map_err(|e| InstallError::InvalidModule(e.to_string()))?;
         let hash: [u8; 32] = Sha256::digest(wasm).into();
-        let backend = if info.wasm64 { &self.wasm64 } else { &self.wasm32 };
-        let module = self.load_or_compile(&backend.engine, &instrumented.wasm)?;
-        let pre = backend
+        let entry = self.config.cache_dir.as_ref().map(|dir| self.cache_entry(dir, &hash));
+        let cached = entry.as_ref().and_then(|entry| entry.load(self));
+        let (module, prepared) = match cached {
+            Some(cached) => cached,
+            None => {
+                let info = validation::validate(wasm).map_err(InstallError::InvalidModule)?;
+                let instrumented = instrument::instrument(wasm)
+                    .map_err(|e| InstallError::InvalidModule(e.to_string()))?;
+                let engine = &self.backend(info.wasm64).engine;
+                let module = Module::new(engine, &instrumented.wasm)
+                    .map_err(|e| InstallError::InvalidModule(format!("{e:#}")))?;
+                let prepared = Prepared { wasm64: info.wasm64, globals: instrumented.globals };
+                if let Some(entry) = &entry {
+                    entry.store(&module, &prepared);
+                }
+                (module, prepared)
+            }
+        };
+        let pre = self
+            .backend(prepared.wasm64)
             .linker
             .instantiate_pre(&module)
             .map_err(|e| InstallError::InvalidModule(format!("{e:#}")))?;
         let exports = module.exports().map(|e| e.name().to_owned()).collect();
         Ok(Arc::new(CanisterModule {
             pre,
-            globals: instrumented.globals,
+            globals: prepared.globals,
             exports,
             hash,
-            wasm64: info.wasm64,
+            wasm64: prepared.wasm64,
         }))
     }
 
-    fn load_or_compile(&self, engine: &Engine, wasm: &[u8]) -> Result<Module, InstallError> {
-        let compile =
-            || Module::new(engine, wasm).map_err(|e| InstallError::InvalidModule(format!("{e:#}")));
-        let Some(dir) = &self.config.cache_dir else {
-            return compile();
-        };
+    fn backend(&self, wasm64: bool) -> &Backend {
+        if wasm64 { &self.wasm64 } else { &self.wasm32 }
+    }
+
+    /// Where the module whose SHA-256 is `hash` is cached. The name holds
+    /// what the cached preparation depends on besides the module: this
+    /// crate's sources (validation, instrumentation, metering) and both
+    /// engines' compatibility hashes (wasmtime's version and settings).
+    fn cache_entry(&self, dir: &Path, hash: &[u8; 32]) -> CacheEntry {
         let mut hasher = DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        let digest = Sha256::digest(wasm);
-        let path =
-            dir.join(format!("{}-{:016x}.cwasm", hex::encode(&digest[..16]), hasher.finish()));
-        if cached_intact(&path) {
-            // SAFETY: the file is what `Module::serialize` of an engine with
-            // the same compatibility hash (it is in the name) wrote: its
-            // SHA-256 is the one recorded beside it, so it is neither
-            // truncated nor corrupted. wasmtime still checks that it fits
-            // this engine. (Mapping the file, rather than deserialising a
-            // copy, lets wasmtime initialise heaps from the mapping.)
-            match unsafe { Module::deserialize_file(engine, &path) } {
-                Ok(module) => return Ok(module),
-                Err(error) => tracing::warn!("recompiling: {}: {error:#}", path.display()),
+        env!("CANISTER_HOST_SOURCE_HASH").hash(&mut hasher);
+        self.wasm32.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.wasm64.engine.precompile_compatibility_hash().hash(&mut hasher);
+        let name = format!("{}-{:016x}.cwasm", hex::encode(&hash[..16]), hasher.finish());
+        CacheEntry { module: dir.join(name) }
+    }
+}
+
+/// What preparing a module found out besides its machine code, kept in the
+/// cache beside it.
+#[derive(Debug, PartialEq, Eq)]
+struct Prepared {
+    wasm64: bool,
+    /// Export names of the mutable globals instrumentation exported.
+    globals: Vec<String>,
+}
+
+/// A compiled module in the cache directory: the serialized module, and
+/// beside it (`.cwasm.meta`) a SHA-256 of the module and the facts below it,
+/// followed by [`Prepared`] as lines: `wasm32` or `wasm64`, then one global
+/// export name per line.
+struct CacheEntry {
+    module: PathBuf,
+}
+
+impl CacheEntry {
+    fn meta_path(&self) -> PathBuf {
+        self.module.with_extension("cwasm.meta")
+    }
+
+    /// The cached module and its facts, if they are there and intact: a
+    /// truncated, corrupted or foreign file must never reach wasmtime, whose
+    /// deserialisation trusts its input; the module is prepared again.
+    fn load(&self, host: &Host) -> Option<(Module, Prepared)> {
+        let bytes = std::fs::read(&self.module).ok()?;
+        let meta = std::fs::read_to_string(self.meta_path()).ok()?;
+        let Some(prepared) = Self::check(&bytes, &meta) else {
+            tracing::warn!("recompiling: the cached module {} is corrupt", self.module.display());
+            return None;
+        };
+        let engine = &host.backend(prepared.wasm64).engine;
+        // SAFETY: the file is what `Module::serialize` of an engine with
+        // the same compatibility hash (it is in the name) wrote: its
+        // SHA-256 is the one recorded beside it, so it is neither
+        // truncated nor corrupted. wasmtime still checks that it fits
+        // this engine. (Mapping the file, rather than deserialising a
+        // copy, lets wasmtime initialise heaps from the mapping.)
+        match unsafe { Module::deserialize_file(engine, &self.module) } {
+            Ok(module) => Some((module, prepared)),
+            Err(error) => {
+                tracing::warn!("recompiling: {}: {error:#}", self.module.display());
+                None
             }
         }
-        let module = compile()?;
-        // The cache is an optimisation: failing to write it is not an error.
-        if let Ok(bytes) = module.serialize()
-            && std::fs::create_dir_all(dir).is_ok()
-        {
-            let digest = Sha256::digest(&bytes);
-            let _ = write_atomically(&checksum_path(&path), hex::encode(digest).as_bytes())
-                .and_then(|()| write_atomically(&path, &bytes));
+    }
+
+    /// The facts of `meta`, if its checksum is that of `module` and of them.
+    fn check(module: &[u8], meta: &str) -> Option<Prepared> {
+        let (recorded, facts) = meta.split_once('\n')?;
+        if recorded.as_bytes() != Self::checksum(module, facts).as_bytes() {
+            return None;
         }
-        Ok(module)
+        let mut lines = facts.lines();
+        let wasm64 = match lines.next()? {
+            "wasm32" => false,
+            "wasm64" => true,
+            _ => return None,
+        };
+        Some(Prepared { wasm64, globals: lines.map(str::to_owned).collect() })
+    }
+
+    fn checksum(module: &[u8], facts: &str) -> String {
+        hex::encode(Sha256::new().chain_update(module).chain_update(facts).finalize())
+    }
+
+    /// Caches `module`. The cache is an optimisation: failing to write it
+    /// is not an error.
+    fn store(&self, module: &Module, prepared: &Prepared) {
+        let Ok(bytes) = module.serialize() else { return };
+        let Some(dir) = self.module.parent() else { return };
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let mut facts = String::from(if prepared.wasm64 { "wasm64" } else { "wasm32" });
+        for global in &prepared.globals {
+            facts.push('\n');
+            facts.push_str(global);
+        }
+        let meta = format!("{}\n{facts}", Self::checksum(&bytes, &facts));
+        let _ = write_atomically(&self.meta_path(), meta.as_bytes())
+            .and_then(|()| write_atomically(&self.module, &bytes));
     }
 }
 
-/// Where the SHA-256 of a cached compiled module is kept, as hex.
-fn checksum_path(cached: &std::path::Path) -> std::path::PathBuf {
-    cached.with_extension("cwasm.sha256")
-}
-
-/// Whether the compiled module cached at `path` is there and intact: a
-/// truncated, corrupted or foreign file must never reach wasmtime, whose
-/// deserialisation trusts its input; it is recompiled instead.
-fn cached_intact(path: &std::path::Path) -> bool {
-    let Ok(bytes) = std::fs::read(path) else { return false };
-    let recorded = std::fs::read(checksum_path(path)).unwrap_or_default();
-    let intact = recorded == hex::encode(Sha256::digest(&bytes)).as_bytes();
-    if !intact {
-        tracing::warn!("recompiling: the cached module {} is corrupt", path.display());
-    }
-    intact
-}
-
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
@@ -236,32 +302,76 @@ mod tests {
     /// replaced by a good one.
     #[test]
     fn a_damaged_module_cache_is_recompiled() {
-        let dir = std::env::temp_dir().join(format!("cevm-cache-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let host = Host::new(HostConfig { cache_dir: Some(dir.clone()), ..HostConfig::default() })
-            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::new(HostConfig {
+            cache_dir: Some(dir.path().to_owned()),
+            ..HostConfig::default()
+        })
+        .unwrap();
         let wasm = wat::parse_str(MODULE).unwrap();
+        let hash: [u8; 32] = Sha256::digest(&wasm).into();
+        let entry = host.cache_entry(dir.path(), &hash);
         host.compile(&wasm).unwrap();
-        let file = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .find(|path| path.extension().is_some_and(|e| e == "cwasm"))
-            .unwrap();
-        let good = std::fs::read(&file).unwrap();
-        assert!(cached_intact(&file));
+        let intact = || entry.load(&host).is_some();
+        assert!(intact());
+        let good = std::fs::read(&entry.module).unwrap();
+        let good_meta = std::fs::read(entry.meta_path()).unwrap();
 
         let mut flipped = good.clone();
         let at = flipped.len() / 2;
         flipped[at] ^= 0x40;
         for damaged in [good[..good.len() / 3].to_vec(), flipped, Vec::new()] {
-            std::fs::write(&file, &damaged).unwrap();
-            assert!(!cached_intact(&file));
+            std::fs::write(&entry.module, &damaged).unwrap();
+            assert!(!intact());
             assert!(host.compile(&wasm).unwrap().exports("canister_update f"));
-            assert!(cached_intact(&file), "the cache is rewritten");
+            assert!(intact(), "the cache is rewritten");
         }
-        std::fs::remove_file(checksum_path(&file)).unwrap();
-        assert!(!cached_intact(&file), "a module without its checksum is not trusted");
-        std::fs::remove_dir_all(&dir).unwrap();
+        // The facts beside the module are checked too: a module that claims
+        // other globals, or to be wasm64, is not believed.
+        let meta = String::from_utf8(good_meta).unwrap();
+        for forged in [
+            meta.replace("wasm32", "wasm64"),
+            format!("{meta}\n__canister_host_global_0"),
+            meta[..meta.len() / 2].to_owned(),
+        ] {
+            std::fs::write(entry.meta_path(), forged).unwrap();
+            assert!(!intact());
+        }
+        std::fs::remove_file(entry.meta_path()).unwrap();
+        assert!(!intact(), "a module without its checksum is not trusted");
+        assert!(host.compile(&wasm).unwrap().exports("canister_update f"));
+        assert!(intact());
+    }
+
+    /// A cache hit gives the module that preparing it gives: the same
+    /// exports, saved globals and memory kind, for wasm32 and wasm64.
+    #[test]
+    fn a_cached_module_is_the_module_prepared() {
+        let dir = tempfile::tempdir().unwrap();
+        let cached = Host::new(HostConfig {
+            cache_dir: Some(dir.path().to_owned()),
+            ..HostConfig::default()
+        })
+        .unwrap();
+        let uncached = Host::new(HostConfig::default()).unwrap();
+        for module in [
+            r#"(module (memory 1) (global (mut i32) (i32.const 0)) (global (mut i64) (i64.const 0))
+                 (func (export "canister_update f")))"#,
+            r#"(module (memory i64 1) (global (mut i32) (i32.const 0))
+                 (func (export "canister_query g")))"#,
+        ] {
+            let wasm = wat::parse_str(module).unwrap();
+            let expected = uncached.compile(&wasm).unwrap();
+            cached.compile(&wasm).unwrap();
+            let hash: [u8; 32] = Sha256::digest(&wasm).into();
+            assert!(cached.cache_entry(dir.path(), &hash).load(&cached).is_some());
+            let hit = cached.compile(&wasm).unwrap();
+            assert_eq!(hit.globals, expected.globals);
+            assert!(!hit.globals.is_empty());
+            assert_eq!(hit.wasm64, expected.wasm64);
+            assert_eq!(hit.exports, expected.exports);
+            assert_eq!(hit.hash, expected.hash);
+        }
     }
 
     /// Every function of the specification's table is registered with exactly
