@@ -13,7 +13,7 @@ use canister_evm::node::{Clock, Node, NodeConfig};
 use canister_host::{Compiler, HostConfig};
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 
 /// A local Ethereum development chain whose EVM (revm) runs inside an
 /// Internet Computer canister, compiled to wasm and executed by a
@@ -394,7 +394,9 @@ async fn run() -> anyhow::Result<()> {
     println!("\nListening on {addr}");
 
     shutdown.await;
-    println!("\nShutting down");
+    // Whoever read our output may be gone (a closed pipe): failing to say
+    // so must not stop the final checkpoint, as `println!` would by panicking.
+    let _ = writeln!(std::io::stdout(), "\nShutting down");
     server.stop()?;
     server.stopped().await;
     handle.run(|node| node.checkpoint()).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;

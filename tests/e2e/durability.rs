@@ -598,3 +598,43 @@ fn compare_with_clean_replay(chain_dir: &std::path::Path, node: &Node, state: &A
         }
     }
 }
+
+/// A node whose output nobody reads any more (the reader of its pipe has
+/// exited) still stops cleanly on SIGTERM, with its final checkpoint: saying
+/// "Shutting down" into a closed pipe once panicked and skipped it.
+#[test]
+fn a_node_whose_output_is_gone_stops_cleanly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let chain_dir = dir.path().join("chain");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_canister-evm"))
+        .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(&chain_dir)
+        .arg("--cache-dir")
+        .arg(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("the node listens").unwrap();
+        if let Some(addr) = line.strip_prefix("Listening on ") {
+            break format!("http://{addr}");
+        }
+    };
+    let keys = dev_keys();
+    let (_, raw) = signed(&keys[0], 0, TxKind::Call(Address::repeat_byte(5)), 7, vec![]);
+    send_raw(&url, &raw).unwrap();
+    drop(lines);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the node exited with {status}");
+    let node = Node::start_in(&chain_dir, &[]);
+    assert_eq!(replayed(&node.banner), 0, "the stop checkpointed:\n{}", node.banner);
+    let balance = rpc(&node, "eth_getBalance", json!([Address::repeat_byte(5), "latest"]));
+    assert_eq!(balance["result"], "0x7");
+    node.stop();
+}
