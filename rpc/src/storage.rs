@@ -7,6 +7,10 @@
 //!    modules/         installed canister modules, by SHA-256
 //!    state/           the last checkpoint of the canister's memory (host::persist)
 //!    journal/         every update and upgrade since, synced before it runs
+//!    history/         the journal's earlier files, which checkpoints made
+//!                     unnecessary, and `install` (frames, magic "CEVMINST",
+//!                     version 1: install time u64 | module SHA-256): the
+//!                     chain's whole input, for `canister-evm verify`
 //!    costs            what each transaction cost: frames (host::persist::frames),
 //!                     magic "CEVMCOST", version 2, one record per transaction
 //! ```
@@ -38,6 +42,9 @@ use crate::cost::{CostBreakdown, TxCost};
 pub const CHECKPOINT_INTERVAL: u64 = 1_000;
 
 const GENESIS_MAGIC: &[u8; 8] = b"CEVMGNSS";
+
+/// The `history/install` file: how the canister was installed.
+const INSTALL: Format = Format { magic: *b"CEVMINST", version: 1 };
 const FORMAT_VERSION: u32 = 1;
 
 /// The cost ledger's format. A record, little-endian:
@@ -138,6 +145,12 @@ impl Store {
                 NodeData { last_time, costs_len: Some(frames::HEADER as u64) }.encode(),
             )?;
             Journal::open(&tmp.join("journal"), 0)?;
+            fs::create_dir_all(tmp.join("history"))?;
+            let mut install = last_time.to_le_bytes().to_vec();
+            install.extend_from_slice(&hash);
+            let mut file = frames::create(&tmp.join("history/install"), &INSTALL)?;
+            file.write_all(&frames::encode(&install))?;
+            file.sync_all()?;
             frames::create(&tmp.join("costs"), &COSTS)?;
             canister_host::persist::sync_dir(&tmp)?;
             if dir.exists() {
@@ -155,8 +168,12 @@ impl Store {
         let genesis = read_genesis(&dir.join("genesis"))?;
         let state =
             StateDir::open(&dir.join("state")).map_err(io_context("opening the checkpoint"))?;
-        let (journal, pending) = Journal::open(&dir.join("journal"), state.meta().seq)
+        let (mut journal, pending) = Journal::open(&dir.join("journal"), state.meta().seq)
             .map_err(io_context("opening the journal"))?;
+        // Chains created before the history was kept go on without one.
+        if dir.join("history").exists() {
+            journal.archive_to(&dir.join("history")).map_err(io_context("opening the history"))?;
+        }
         let costs_path = dir.join("costs");
         let node_data = NodeData::parse(&state.meta().app)?;
         let costs = read_costs(&costs_path, node_data.costs_len)?;
@@ -286,6 +303,59 @@ impl Store {
         self.journal.rotate(seq).map_err(io_context("trimming the journal"))?;
         self.since_checkpoint = 0;
         Ok(())
+    }
+}
+
+/// A chain's whole input, as `history/` and the journal keep it: how the
+/// canister was installed, and every message since.
+pub struct History {
+    pub genesis: InitArgs,
+    /// `ic0.time` of `canister_init`.
+    pub install_time: u64,
+    /// The module installed first.
+    pub module: Vec<u8>,
+    /// Every update and upgrade, in order, from the first.
+    pub records: Vec<Record>,
+    modules: Modules,
+}
+
+impl History {
+    /// Reads the history of the chain in `dir`.
+    pub fn read(dir: &Path) -> Result<Self, StorageError> {
+        let genesis = read_genesis(&dir.join("genesis"))?;
+        let install_path = dir.join("history/install");
+        let no_history = || {
+            StorageError::Invalid(format!(
+                "{} keeps no history of its inputs (it was created by an older canister-evm,                  which deleted the journal after each checkpoint): it cannot be verified",
+                dir.display()
+            ))
+        };
+        let bytes = fs::read(&install_path).map_err(|_| no_history())?;
+        let parsed = frames::parse(&bytes, &INSTALL, &install_path)
+            .map_err(|e| StorageError::Invalid(e.to_string()))?;
+        let install = match parsed.payloads.as_slice() {
+            [install] if install.len() == 40 && !parsed.torn => install,
+            _ => {
+                return Err(StorageError::Invalid(format!(
+                    "{} is not a valid install record",
+                    install_path.display()
+                )));
+            }
+        };
+        let install_time = u64::from_le_bytes(install[..8].try_into().unwrap());
+        let hash: [u8; 32] = install[8..].try_into().unwrap();
+        let modules = Modules::new(&dir.join("modules"));
+        let module =
+            modules.get(&hash).map_err(io_context("reading the first installed module"))?;
+        let records =
+            canister_host::persist::journal::history(&dir.join("history"), &dir.join("journal"), 1)
+                .map_err(|e| StorageError::Invalid(format!("reading the history: {e}")))?;
+        Ok(Self { genesis, install_time, module, records, modules })
+    }
+
+    /// The module an upgrade installed.
+    pub fn module(&self, hash: &[u8; 32]) -> Result<Vec<u8>, StorageError> {
+        self.modules.get(hash).map_err(io_context("reading an installed module"))
     }
 }
 

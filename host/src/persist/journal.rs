@@ -217,6 +217,9 @@ pub struct Journal {
     next_seq: u64,
     /// Records appended but not yet synced.
     unsynced: bool,
+    /// Where files a checkpoint made unnecessary go, to keep the whole
+    /// history of inputs (see [`history`]); deleted if `None`.
+    archive: Option<PathBuf>,
 }
 
 impl Journal {
@@ -265,7 +268,7 @@ impl Journal {
             }
             None => new_file(dir, next_seq)?,
         };
-        Ok((Self { dir: dir.to_owned(), file, next_seq, unsynced: false }, pending))
+        Ok((Self { dir: dir.to_owned(), file, next_seq, unsynced: false, archive: None }, pending))
     }
 
     /// Sequence number the next record will get.
@@ -326,11 +329,63 @@ impl Journal {
         // checkpoint: all its records are covered.
         for pair in files.windows(2) {
             if pair[1].0 <= checkpoint_seq + 1 {
-                fs::remove_file(&pair[0].1)?;
+                match &self.archive {
+                    Some(archive) => {
+                        fs::rename(&pair[0].1, archive.join(file_name(pair[0].0)))?;
+                    }
+                    None => fs::remove_file(&pair[0].1)?,
+                }
             }
+        }
+        if let Some(archive) = &self.archive {
+            sync_dir(archive)?;
         }
         sync_dir(&self.dir)
     }
+
+    /// Keeps the files [`Journal::rotate`] makes unnecessary in `archive`
+    /// (a directory on the same file system) instead of deleting them.
+    pub fn archive_to(&mut self, archive: &Path) -> io::Result<()> {
+        fs::create_dir_all(archive)?;
+        self.archive = Some(archive.to_owned());
+        Ok(())
+    }
+}
+
+/// Every record a canister's journal has held, from the first: the files
+/// archived by [`Journal::archive_to`] and those still in the journal
+/// directory, in order, without the cancelled records and the
+/// cancellations. Refused with an error if a record is missing (a history
+/// that does not start at `first`, or skips) or damaged; a torn record at
+/// the very end (never acknowledged) is cut off.
+pub fn history(archive: &Path, journal: &Path, first: u64) -> io::Result<Vec<Record>> {
+    let mut all = if archive.exists() { files(archive)? } else { Vec::new() };
+    all.extend(files(journal)?);
+    all.sort();
+    all.dedup_by_key(|(seq, _)| *seq);
+    let mut records = Vec::new();
+    let mut next_seq = first;
+    for (i, (_, path)) in all.iter().enumerate() {
+        for record in read_file(path, i + 1 == all.len())? {
+            if record.seq != next_seq {
+                return Err(invalid(format!(
+                    "the history skips from message {} to {} in {}",
+                    next_seq.saturating_sub(1),
+                    record.seq,
+                    path.display()
+                )));
+            }
+            next_seq += 1;
+            records.push(record);
+        }
+    }
+    let cancelled: std::collections::BTreeSet<u64> = records
+        .iter()
+        .filter(|r| r.kind == Kind::Cancel)
+        .filter_map(|r| r.method.parse().ok())
+        .collect();
+    records.retain(|r| r.kind != Kind::Cancel && !cancelled.contains(&r.seq));
+    Ok(records)
 }
 
 #[cfg(test)]
@@ -383,6 +438,39 @@ mod tests {
             fs::write(&path, &bytes).unwrap();
             assert!(Journal::open(dir.path(), 0).is_err(), "a flip at byte {at} went unnoticed");
         }
+    }
+
+    /// With an archive, rotation moves the files it no longer needs there,
+    /// and the history reads every record since the first, in order,
+    /// without the cancelled ones; a missing file is an error, not a gap.
+    #[test]
+    fn rotation_archives_and_the_history_holds_every_record() {
+        let dir = dir();
+        let (journal_dir, archive) = (dir.path().join("journal"), dir.path().join("history"));
+        let (mut journal, _) = Journal::open(&journal_dir, 0).unwrap();
+        journal.archive_to(&archive).unwrap();
+        for method in ["a", "b"] {
+            append(&mut journal, method);
+        }
+        journal.rotate(2).unwrap();
+        let refused = append(&mut journal, "refused");
+        journal.cancel(refused, 7).unwrap();
+        append(&mut journal, "c");
+        journal.rotate(5).unwrap();
+        append(&mut journal, "d");
+        journal.sync().unwrap();
+        assert_eq!(files(&archive).unwrap().len(), 2, "both rotated files are kept");
+        assert_eq!(files(&journal_dir).unwrap().len(), 1);
+        let methods: Vec<String> =
+            history(&archive, &journal_dir, 1).unwrap().into_iter().map(|r| r.method).collect();
+        assert_eq!(methods, ["a", "b", "c", "d"]);
+        // Only the journal's own files remain to a restart.
+        let (_, pending) = Journal::open(&journal_dir, 5).unwrap();
+        assert_eq!(pending.len(), 1);
+
+        fs::remove_file(&files(&archive).unwrap()[0].1).unwrap();
+        let error = history(&archive, &journal_dir, 1).unwrap_err().to_string();
+        assert!(error.contains("skips from message 0 to 3"), "{error}");
     }
 
     #[test]
