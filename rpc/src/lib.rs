@@ -47,6 +47,7 @@ pub mod server;
 pub mod storage;
 pub mod transport;
 pub mod txlog;
+pub mod verify;
 pub mod websocket;
 
 /// The EVM canister's wasm module, built from `evm-canister`.

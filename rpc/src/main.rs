@@ -96,6 +96,18 @@ enum Command {
     /// calibrate` (per opcode) and `costs report` (per contract method).
     #[command(subcommand)]
     Costs(canister_evm::costs::cli::Costs),
+    /// Re-execute a chain from its genesis, offline, and check every block
+    /// hash and the final state hash against the data directory (stop the
+    /// node using it first). Exits with 1 at the first divergence.
+    Verify {
+        /// The chain's data directory.
+        data_dir: PathBuf,
+        /// The compiler that re-executes it: another one than the node's
+        /// (Cranelift) checks that execution does not depend on it.
+        #[arg(long = "with", value_name = "COMPILER", default_value = "cranelift",
+              value_parser = ["cranelift", "winch"])]
+        compiler: String,
+    },
 }
 
 /// What a public endpoint needs bounded (see the README's "Limits").
@@ -138,6 +150,44 @@ impl LimitArgs {
             max_logs: self.max_logs,
             max_trace_bytes: self.max_trace_bytes,
             ..Limits::default()
+        }
+    }
+}
+
+/// `canister-evm verify`: progress on standard error, the verdict on
+/// standard output.
+fn verify(
+    data_dir: &std::path::Path,
+    compiler: Compiler,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use canister_evm::verify::{Outcome, Progress};
+    let started = Instant::now();
+    let outcome =
+        canister_evm::verify::verify(data_dir, compiler, cache_dir, |progress| match progress {
+            Progress::Executed { done, total, block } => {
+                eprint!("\rexecuted {done}/{total} messages (block {block})")
+            }
+            Progress::Compared { done, total } => {
+                eprint!("\rcompared {done}/{total} blocks        ")
+            }
+        })?;
+    eprintln!();
+    match outcome {
+        Outcome::Verified { blocks, messages, state_hash } => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "verified: {messages} messages re-executed with {compiler:?} in {:.1?} give the same \
+                 {} blocks (0 to {blocks}) and the same state (hash 0x{})",
+                started.elapsed(),
+                blocks + 1,
+                hex::encode(state_hash)
+            );
+            Ok(())
+        }
+        Outcome::Diverged(divergence) => {
+            let _ = writeln!(std::io::stdout(), "DIVERGED: {divergence}");
+            std::process::exit(1);
         }
     }
 }
@@ -229,6 +279,11 @@ async fn run() -> anyhow::Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
     let explicit = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    if let Some(Command::Verify { data_dir, compiler }) = &cli.command {
+        let compiler = if compiler == "winch" { Compiler::Winch } else { Compiler::Cranelift };
+        let cache_dir = cli.cache_dir.clone().or_else(|| xdg_dir("XDG_CACHE_HOME", ".cache"));
+        return verify(data_dir, compiler, cache_dir);
+    }
     if let Some(Command::Costs(command)) = cli.command {
         let host = HostConfig {
             cache_dir: cli.cache_dir.clone().or_else(|| xdg_dir("XDG_CACHE_HOME", ".cache")),

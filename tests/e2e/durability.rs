@@ -638,3 +638,39 @@ fn a_node_whose_output_is_gone_stops_cleanly() {
     assert_eq!(balance["result"], "0x7");
     node.stop();
 }
+
+/// `canister-evm verify` re-executes a stopped node's chain on Winch and
+/// confirms it; a damaged history makes it fail with the reason.
+#[test]
+fn verify_re_executes_a_stopped_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain_dir = dir.path().join("chain");
+    let node = Node::start_in(&chain_dir, &["--checkpoint-interval", "2"]);
+    let keys = dev_keys();
+    for nonce in 0..4 {
+        let (_, raw) = signed(&keys[0], nonce, TxKind::Call(Address::repeat_byte(5)), 1, vec![]);
+        send_raw(&node.url, &raw).unwrap();
+    }
+    node.stop();
+    let verify = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_canister-evm"))
+            .arg("--cache-dir")
+            .arg(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache"))
+            .arg("verify")
+            .arg(&chain_dir)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = verify(&["--with", "winch"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("verified: 4 messages re-executed with Winch"), "{stdout}");
+    assert!(stdout.contains("same 5 blocks"), "{stdout}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("executed 4/4 messages"));
+
+    std::fs::remove_file(chain_dir.join("history/install")).unwrap();
+    let output = verify(&[]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("keeps no history"));
+}

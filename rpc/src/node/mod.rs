@@ -160,7 +160,8 @@ impl Node {
 
     fn hosts(config: &NodeConfig) -> anyhow::Result<(Host, Option<Host>)> {
         let verifying = config.verify_with.is_some();
-        let host = Host::new(HostConfig { track_state: verifying, ..config.host.clone() })?;
+        let track_state = verifying || config.host.track_state;
+        let host = Host::new(HostConfig { track_state, ..config.host.clone() })?;
         let verifier = match config.verify_with {
             Some(compiler) => {
                 Some(Host::new(HostConfig { compiler, track_state: true, ..config.host.clone() })?)
@@ -261,7 +262,8 @@ impl Node {
         store.set_checkpoint_interval(config.checkpoint_interval);
         let replayed = opened.pending.len();
         for record in opened.pending {
-            for (hash, cost) in node.replay(&store, record)? {
+            let (_, costs) = node.replay(&|hash| store.module(hash), record)?;
+            for (hash, cost) in costs {
                 // The crash may have lost this record of the cost ledger.
                 store.record_cost(hash, &cost)?;
             }
@@ -273,31 +275,42 @@ impl Node {
         Ok((node, Recovery { replayed }))
     }
 
-    /// Executes a journaled message again; returns the costs of the
-    /// transactions it included.
-    fn replay(&mut self, store: &Store, record: Record) -> anyhow::Result<Vec<(B256, TxCost)>> {
+    /// Executes a journaled message again, with the modules upgrades
+    /// installed from `modules`; returns the blocks it produced and the
+    /// costs of their transactions.
+    pub fn replay(
+        &mut self,
+        modules: &dyn Fn(&[u8; 32]) -> Result<Vec<u8>, StorageError>,
+        record: Record,
+    ) -> anyhow::Result<(Vec<MinedBlock>, Vec<(B256, TxCost)>)> {
         self.last_time = self.last_time.max(record.time);
         let env = MessageEnv { caller: record.caller, time: record.time };
         match record.kind {
             Kind::Update => {
                 let Ok(execution) = self.execute_update(&record.method, &record.arg, &env) else {
-                    return Ok(Vec::new()); // refused then as now
+                    return Ok(Default::default()); // refused then as now
                 };
                 let blocks = Update::from_name(&record.method)
                     .map_or_else(Vec::new, |update| update.mined_blocks(&execution));
                 let costs = costs_of(&blocks, &execution);
                 self.costs.extend(costs.iter().copied());
-                return Ok(costs);
+                return Ok((blocks, costs));
             }
             Kind::Upgrade => {
                 let hash = parse_hash(&record.method)?;
-                let wasm = store.module(&hash)?;
+                let wasm = modules(&hash)?;
                 // A failed upgrade failed the first time too.
                 let _ = self.execute_upgrade(&wasm, &record.arg, &env);
             }
             Kind::Cancel => unreachable!("the journal drops cancellations"),
         }
-        Ok(Vec::new())
+        Ok(Default::default())
+    }
+
+    /// The hash of the canister's whole state (memory, system state), if
+    /// the host keeps it (`HostConfig::track_state`, or verifying).
+    pub fn state_hash(&self) -> Option<[u8; 32]> {
+        self.canister.state_hash()
     }
 
     /// Logs a line per mined transaction from now on (`tracing`, at info

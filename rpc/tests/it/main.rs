@@ -14,6 +14,7 @@ mod node;
 mod rpc;
 mod trace;
 mod transport;
+mod verify;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
