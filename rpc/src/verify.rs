@@ -30,7 +30,7 @@ pub enum Outcome {
         messages: usize,
         state_hash: [u8; 32],
     },
-    Diverged(Divergence),
+    Diverged(Box<Divergence>),
 }
 
 /// The first place the re-executed chain differs from the recorded one.
@@ -152,8 +152,8 @@ pub fn verify(
     let mut head = 0;
     for (done, record) in history.records.iter().enumerate() {
         let (seq, method) = (record.seq, record.method.clone());
-        let (blocks, _) = replica.replay(&modules, record.clone())?;
-        for MinedBlock { number, .. } in blocks {
+        let replayed = replica.replay(&modules, record.clone())?;
+        for MinedBlock { number, .. } in replayed.blocks {
             let number = number as usize;
             if producers.len() <= number {
                 producers.resize(number + 1, None);
@@ -173,22 +173,24 @@ pub fn verify(
         let actual = block(&mut replica, number)?;
         if expected.hash != actual.hash {
             let message = producers.get(number as usize).cloned().flatten();
-            return Ok(Outcome::Diverged(difference(number, &expected, &actual, message)));
+            return Ok(Outcome::Diverged(Box::new(difference(
+                number, &expected, &actual, message,
+            ))));
         }
         if number % 1024 == 1023 || number == expected_head.min(actual_head) {
             progress(Progress::Compared { done: number + 1, total: expected_head + 1 });
         }
     }
     if expected_head != actual_head {
-        return Ok(Outcome::Diverged(Divergence::Head {
+        return Ok(Outcome::Diverged(Box::new(Divergence::Head {
             expected: expected_head,
             actual: actual_head,
-        }));
+        })));
     }
     let state = |node: &Node| node.state_hash().expect("the host tracks the state hash");
     let (expected, actual) = (state(&recorded), state(&replica));
     if expected != actual {
-        return Ok(Outcome::Diverged(Divergence::State { expected, actual }));
+        return Ok(Outcome::Diverged(Box::new(Divergence::State { expected, actual })));
     }
     Ok(Outcome::Verified { blocks: expected_head, messages: total, state_hash: actual })
 }

@@ -103,6 +103,17 @@ pub struct Recovery {
     pub replayed: usize,
 }
 
+/// Where [`Node::replay`] finds the module an upgrade installed, by SHA-256.
+pub type ModuleSource<'a> = dyn Fn(&[u8; 32]) -> Result<Vec<u8>, StorageError> + 'a;
+
+/// What a replayed message produced.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    pub blocks: Vec<MinedBlock>,
+    /// The costs of the blocks' transactions.
+    pub costs: Vec<(B256, TxCost)>,
+}
+
 /// The EVM canister running in a host.
 pub struct Node {
     host: Host,
@@ -262,8 +273,8 @@ impl Node {
         store.set_checkpoint_interval(config.checkpoint_interval);
         let replayed = opened.pending.len();
         for record in opened.pending {
-            let (_, costs) = node.replay(&|hash| store.module(hash), record)?;
-            for (hash, cost) in costs {
+            let replayed = node.replay(&|hash| store.module(hash), record)?;
+            for (hash, cost) in replayed.costs {
                 // The crash may have lost this record of the cost ledger.
                 store.record_cost(hash, &cost)?;
             }
@@ -280,9 +291,9 @@ impl Node {
     /// costs of their transactions.
     pub fn replay(
         &mut self,
-        modules: &dyn Fn(&[u8; 32]) -> Result<Vec<u8>, StorageError>,
+        modules: &ModuleSource<'_>,
         record: Record,
-    ) -> anyhow::Result<(Vec<MinedBlock>, Vec<(B256, TxCost)>)> {
+    ) -> anyhow::Result<Replayed> {
         self.last_time = self.last_time.max(record.time);
         let env = MessageEnv { caller: record.caller, time: record.time };
         match record.kind {
@@ -294,7 +305,7 @@ impl Node {
                     .map_or_else(Vec::new, |update| update.mined_blocks(&execution));
                 let costs = costs_of(&blocks, &execution);
                 self.costs.extend(costs.iter().copied());
-                return Ok((blocks, costs));
+                return Ok(Replayed { blocks, costs });
             }
             Kind::Upgrade => {
                 let hash = parse_hash(&record.method)?;

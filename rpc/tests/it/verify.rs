@@ -109,8 +109,9 @@ fn a_tampered_transaction_is_found_with_its_block() {
     drop(journal);
 
     let outcome = verify(&chain, Compiler::Cranelift, cache(), |_| {}).unwrap();
-    let Outcome::Diverged(Divergence::Block { number, message, transaction, .. }) = &outcome else {
-        panic!("not found: {outcome:?}")
+    let Outcome::Diverged(divergence) = &outcome else { panic!("not found: {outcome:?}") };
+    let Divergence::Block { number, message, transaction, .. } = divergence.as_ref() else {
+        panic!("not a block: {divergence}")
     };
     assert_eq!(*number, 2, "the forged transfer's block");
     let (seq, method) = message.clone().unwrap();
