@@ -177,6 +177,10 @@ pub struct StableMemory {
     size_before: u64,
     /// Pages written since [`StableMemory::take_dirty`] was last called.
     dirty: BTreeSet<usize>,
+    /// Per block, a bit per page ever written: a block is allocated zeroed
+    /// (`calloc`, pages the kernel maps on first write), so these are the
+    /// pages it holds in memory.
+    touched: Vec<[u64; PAGES_PER_BLOCK / 64]>,
 }
 
 /// `saved` keeps up to this much capacity between messages.
@@ -207,10 +211,24 @@ impl StableMemory {
         self.size * WASM_PAGE_SIZE
     }
 
-    /// Bytes the host holds for the contents: the blocks ever written
-    /// (blocks of zeros that were never written take no memory).
+    /// Bytes the host holds in memory for the contents: the pages ever
+    /// written (blocks of zeros never written take no memory, nor do the
+    /// pages of a block not written yet).
     pub fn resident_bytes(&self) -> u64 {
-        (self.blocks.iter().flatten().count() * BLOCK_SIZE) as u64
+        let pages: u32 = self.touched.iter().flatten().map(|word| word.count_ones()).sum();
+        u64::from(pages) * PAGE_SIZE as u64
+    }
+
+    /// Records that pages `first..=last` are written.
+    fn touch(&mut self, first: usize, last: usize) {
+        if self.touched.len() < self.blocks.len() {
+            self.touched.resize(self.blocks.len(), [0; PAGES_PER_BLOCK / 64]);
+        }
+        for page in first..=last {
+            let bits = &mut self.touched[page / PAGES_PER_BLOCK];
+            let within = page % PAGES_PER_BLOCK;
+            bits[within / 64] |= 1 << (within % 64);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -263,6 +281,7 @@ impl StableMemory {
             new_pages += usize::from(self.journal_page(page));
             self.dirty.insert(page);
         }
+        self.touch(first, last);
         let mut offset = offset as usize;
         let mut done = 0;
         while done < data.len() {
@@ -360,6 +379,7 @@ impl StableMemory {
         }
         self.size = self.size_before;
         self.blocks.truncate(blocks_for(self.size));
+        self.touched.truncate(self.blocks.len());
         // Pages of a discarded message are no longer dirty unless an earlier
         // message dirtied them; keeping them listed is harmless.
         self.clear_journal();
@@ -382,6 +402,7 @@ impl StableMemory {
                 memory.blocks[at / BLOCK_SIZE].get_or_insert_with(zero_block)
                     [at % BLOCK_SIZE..at % BLOCK_SIZE + chunk.len()]
                     .copy_from_slice(&chunk);
+                memory.touch(at / PAGE_SIZE, (at + chunk.len() - 1) / PAGE_SIZE);
             }
         }
         memory
@@ -445,8 +466,10 @@ mod tests {
         let mut back = vec![0u8; data.len()];
         stable.read(offset, &mut back);
         assert_eq!(back, data);
-        assert_eq!(stable.resident_bytes(), 2 * BLOCK_SIZE as u64);
+        // The four pages written, in two blocks, are what it holds.
+        assert_eq!(stable.resident_bytes(), 4 * PAGE_SIZE as u64);
         stable.rollback();
+        assert_eq!(stable.resident_bytes(), 4 * PAGE_SIZE as u64, "written zeros stay mapped");
         assert!(stable.to_vec().iter().all(|&b| b == 0));
     }
 
@@ -465,7 +488,8 @@ mod tests {
         assert!(page(1).iter().all(|&b| b == 0));
         assert!(page(2).iter().all(|&b| b == 3));
         assert!(page(23).iter().all(|&b| b == 4));
-        assert_eq!(stable.resident_bytes(), 2 * BLOCK_SIZE as u64);
+        // The three chunks given, not the two blocks they are in.
+        assert_eq!(stable.resident_bytes(), 3 * WASM_PAGE_SIZE);
     }
 
     #[test]

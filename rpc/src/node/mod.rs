@@ -114,6 +114,20 @@ pub struct Replayed {
     pub costs: Vec<(B256, TxCost)>,
 }
 
+/// What a cost ledger of `capacity` (as `HashMap::capacity` reports it)
+/// allocates: hashbrown keeps a power of two of buckets, a sixteenth (at
+/// most 7 entries) or an eighth of them empty, each an entry and a control
+/// byte, plus a group of control bytes.
+fn cost_ledger_bytes(capacity: usize) -> u64 {
+    let buckets = match capacity {
+        0 => return 0,
+        1..=3 => 4,
+        4..=7 => 8,
+        _ => (capacity * 8 / 7).next_power_of_two(),
+    };
+    (buckets * (std::mem::size_of::<(B256, TxCost)>() + 1) + 16) as u64
+}
+
 /// The EVM canister running in a host.
 pub struct Node {
     host: Host,
@@ -365,9 +379,7 @@ impl Node {
             host_memory_bytes: self.canister.allocated_memory(),
             stable_bytes: self.canister.stable_memory().len(),
             stable_resident_bytes: self.canister.stable_memory().resident_bytes(),
-            // A hash map's buckets: the entry and a control byte each.
-            cost_ledger_bytes: (self.costs.capacity() * (std::mem::size_of::<(B256, TxCost)>() + 1))
-                as u64,
+            cost_ledger_bytes: cost_ledger_bytes(self.costs.capacity()),
             durable: self.store.is_some(),
             verifying: self.verifier.is_some(),
         }

@@ -41,3 +41,23 @@ fn any_difference_is_a_divergence() {
         assert!(matches!(error, NodeError::Divergence(_)), "{error}");
     }
 }
+
+/// The ledger's estimate counts the buckets hashbrown allocates, which
+/// `capacity()` understates by an eighth: for maps of many sizes, the
+/// estimate's buckets are the power of two whose usable share is the
+/// capacity reported.
+#[test]
+fn the_cost_ledger_estimate_counts_every_bucket() {
+    use super::cost_ledger_bytes;
+    let entry = std::mem::size_of::<(alloy_primitives::B256, crate::cost::TxCost)>() + 1;
+    assert_eq!(cost_ledger_bytes(0), 0);
+    for n in [1, 3, 4, 7, 8, 15, 100, 1_000, 57_344, 57_345, 200_000] {
+        let map: std::collections::HashMap<alloy_primitives::B256, crate::cost::TxCost> =
+            std::collections::HashMap::with_capacity(n);
+        let capacity = map.capacity();
+        let buckets = (cost_ledger_bytes(capacity) as usize - 16) / entry;
+        assert!(buckets.is_power_of_two(), "{n}: {buckets}");
+        let usable = if buckets >= 16 { buckets / 8 * 7 } else { buckets - 1 };
+        assert_eq!(usable, capacity, "{n} entries: {buckets} buckets");
+    }
+}
