@@ -160,6 +160,30 @@ pub fn execute<DB: DatabaseRef<Error = Infallible>>(
     evm.transact(tx).map_err(|err| evm_error(err, &facts))
 }
 
+/// Checks `tx` as [`execute`] would before executing it — the environment,
+/// the intrinsic gas, and the sender's balance, nonce and code against `db`
+/// — without executing it: revm's own validation (`Handler::validate`),
+/// which costs the same whatever the transaction would do. Inspecting an
+/// ingress message must stay within the replica's 200 M instructions.
+pub fn validate<DB: DatabaseRef<Error = Infallible>>(
+    db: DB,
+    chain_id: u64,
+    spec: SpecId,
+    block: &BlockContext,
+    tx: TxEnv,
+    mode: Mode,
+) -> Result<(), TxError> {
+    use revm::context::ContextSetters as _;
+    use revm::handler::{EthFrame, Handler as _, MainnetHandler};
+    let mut evm = context(WrapDatabaseRef(db), chain_id, spec, block, mode).build_mainnet();
+    let facts = TxFacts::new(&tx, chain_id, block);
+    evm.ctx.set_tx(tx);
+    MainnetHandler::<_, EVMError<Infallible>, EthFrame>::default()
+        .validate(&mut evm)
+        .map(|_| ())
+        .map_err(|err| evm_error(err, &facts))
+}
+
 /// The context a message executes in: this chain's rules, relaxed as `mode`
 /// says, in `block`.
 fn context<DB: Database>(

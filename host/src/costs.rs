@@ -18,12 +18,19 @@ pub struct Limits {
     pub query: u64,
     /// `canister_init`, the `start` function, and each upgrade hook.
     pub install: u64,
+    /// `canister_inspect_message`.
+    pub inspect: u64,
 }
 
 impl Default for Limits {
     /// The limits of an application subnet.
     fn default() -> Self {
-        Self { update: 40_000_000_000, query: 5_000_000_000, install: 300_000_000_000 }
+        Self {
+            update: 40_000_000_000,
+            query: 5_000_000_000,
+            install: 300_000_000_000,
+            inspect: 200_000_000,
+        }
     }
 }
 

@@ -118,13 +118,23 @@ impl<M: Memory> Chain<M> {
 
     /// Checks a transaction against the latest state as if it were
     /// executed next, except for its nonce, which may be a future one.
-    pub(super) fn admit(&self, tx: &DecodedTx, now: u64) -> Result<(), TxError> {
+    fn admit(&self, tx: &DecodedTx, now: u64) -> Result<(), TxError> {
         let context = self.next_block(now);
         evm::check_block_gas(tx.envelope.gas_limit(), context.gas_limit)?;
         let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);
         let mode = Mode::Admission { impersonated: tx.impersonated };
         evm::execute(self.state_at(None), self.chain_id(), self.spec(), &context, env, mode)?;
         Ok(())
+    }
+
+    /// Checks a transaction as [`Chain::admit`] does, but without executing
+    /// it: only revm's validation against the latest state.
+    pub(super) fn validate_only(&self, tx: &DecodedTx, now: u64) -> Result<(), TxError> {
+        let context = self.next_block(now);
+        evm::check_block_gas(tx.envelope.gas_limit(), context.gas_limit)?;
+        let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);
+        let mode = Mode::Admission { impersonated: tx.impersonated };
+        evm::validate(self.state_at(None), self.chain_id(), self.spec(), &context, env, mode)
     }
 
     /// Mines blocks while the pool has executable transactions (automine).

@@ -44,12 +44,13 @@ impl<M: Memory> Chain<M> {
     /// executing, pooling or writing anything (`canister_inspect_message`):
     /// it must decode, be of this chain, recover to a sender, not reuse a
     /// nonce or a pooled hash, and be payable and valid against the latest
-    /// state (the EVM's own validation, as for a pooled transaction). A
-    /// future nonce passes, since the pool takes it.
+    /// state (revm's validation, which does not execute it: its cost does
+    /// not depend on what the transaction does). A future nonce passes,
+    /// since the pool takes it.
     pub fn inspect(&self, raw: &[u8], now: u64) -> Result<(), TxError> {
         let tx = self.decode_transaction(raw)?;
         self.check_fresh(&tx)?;
-        self.admit(&tx, now)
+        self.validate_only(&tx, now)
     }
 
     /// Seals a block with the pool's executable transactions (`evm_mine`);

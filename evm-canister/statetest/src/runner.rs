@@ -130,13 +130,12 @@ impl Runner {
             Self::Wasm { host, module } => {
                 let env = MessageEnv { caller: CALLER.to_vec(), time: now };
                 let arg = candid::encode_one(genesis)?;
-                let (mut canister, _) = Canister::install(
-                    host,
-                    module.clone(),
-                    CanisterSettings::default(),
-                    &arg,
-                    &env,
-                )?;
+                // The caller is a controller, as the node is: the state
+                // tests check submission, not ingress inspection.
+                let settings =
+                    CanisterSettings { controllers: vec![CALLER.to_vec()], ..Default::default() };
+                let (mut canister, _) =
+                    Canister::install(host, module.clone(), settings, &arg, &env)?;
                 let block = |canister: &mut Canister, tag: BlockTag| -> anyhow::Result<B256> {
                     let arg = candid::encode_args((tag, false))?;
                     let execution = canister.query("get_block", &arg, &env)?;

@@ -61,7 +61,7 @@ impl Canister {
             method,
             arg,
             env,
-            self.limits.query,
+            self.limits.inspect,
         );
         match execution.result {
             Ok(_) if accepted => Ok(()),

@@ -23,7 +23,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 /// Small limits: generated loops run out of instructions quickly.
-const LIMITS: Limits = Limits { update: 5_000_000, query: 5_000_000, install: 5_000_000 };
+const LIMITS: Limits =
+    Limits { update: 5_000_000, query: 5_000_000, install: 5_000_000, inspect: 5_000_000 };
 
 fn host(compiler: Compiler) -> Host {
     Host::new(HostConfig { compiler, limits: LIMITS, track_state: true, ..HostConfig::default() })

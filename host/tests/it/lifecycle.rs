@@ -7,7 +7,8 @@ use canister_host::{
 };
 
 fn host() -> Host {
-    let limits = Limits { update: 50_000_000, query: 20_000_000, install: 100_000_000 };
+    let limits =
+        Limits { update: 50_000_000, query: 20_000_000, install: 100_000_000, inspect: 20_000_000 };
     Host::new(HostConfig { limits, ..HostConfig::default() }).unwrap()
 }
 

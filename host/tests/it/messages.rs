@@ -79,7 +79,8 @@ fn env() -> MessageEnv {
 }
 
 /// Limits low enough that running out of instructions is quick to test.
-const LIMITS: Limits = Limits { update: 50_000_000, query: 20_000_000, install: 100_000_000 };
+const LIMITS: Limits =
+    Limits { update: 50_000_000, query: 20_000_000, install: 100_000_000, inspect: 20_000_000 };
 
 fn install(arg: u32) -> Canister {
     let host = Host::new(HostConfig { limits: LIMITS, ..HostConfig::default() }).unwrap();

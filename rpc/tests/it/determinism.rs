@@ -29,7 +29,12 @@ fn artifact(name: &str) -> Vec<u8> {
 #[test]
 fn a_thousand_transactions_agree_on_cranelift_and_winch() {
     // Low enough that a long keccak loop runs out of instructions.
-    let limits = Limits { update: 400_000_000, query: 1_000_000_000, install: 50_000_000_000 };
+    let limits = Limits {
+        update: 400_000_000,
+        query: 1_000_000_000,
+        install: 50_000_000_000,
+        inspect: 200_000_000,
+    };
     let (mut node, signers) = start_with(Some(Compiler::Winch), limits);
     assert!(node.verifying());
     let alice = &signers[0];

@@ -136,3 +136,27 @@ fn inspection_refuses_the_dev_controls_to_strangers() {
     node.mine().unwrap();
     assert_eq!(node.chain_info().unwrap().latest_block, 1);
 }
+
+/// Inspection validates a transaction without executing it, so its cost
+/// does not depend on what the transaction does: one that burns 29 M gas in
+/// a loop (far beyond inspection's 200 M instructions if executed) passes,
+/// and the update then executes it.
+#[test]
+fn inspection_does_not_execute_the_transaction() {
+    let (mut node, signers) = start();
+    let alice = &signers[0];
+    // Init code returning JUMPDEST PUSH1 0 JUMP: a loop until out of gas.
+    let init = alloy_primitives::hex::decode("635b6000566000526004601cf3").unwrap();
+    node.send_raw_transaction(&signed(alice, 0, TxKind::Create, U256::ZERO, init))
+        .unwrap()
+        .unwrap();
+    let looping = alice.address().create(0);
+    let burn =
+        crate::signed_with_gas(alice, 1, TxKind::Call(looping), U256::ZERO, vec![], 29_000_000);
+    let reply = node.update_as(stranger(), "send_raw_transaction", &raw_arg(&burn)).unwrap();
+    let submitted: Result<evm_canister_api::SubmitResult, evm_canister_api::TxError> =
+        candid::decode_one(&reply).unwrap();
+    let included = &submitted.unwrap().blocks[0].transactions[0];
+    assert_eq!(node.chain_info().unwrap().latest_block, 2, "executed by the update");
+    assert!(included.instructions > 200_000_000, "executing it costs {}", included.instructions);
+}
