@@ -65,7 +65,7 @@ impl<M: Memory> Chain<M> {
             blocks.extend(self.mine_pool(now));
             return Ok(SubmitResult { tx_hash: tx_hash.into(), blocks });
         }
-        self.admit(&tx, now)?;
+        self.admit(&tx, now, true)?;
         if let Some(old) = pooled {
             let old = self.pool.get(&old).expect("indexed pool entry exists");
             let old = self.decode_entry(&old);
@@ -117,24 +117,21 @@ impl<M: Memory> Chain<M> {
     }
 
     /// Checks a transaction against the latest state as if it were
-    /// executed next, except for its nonce, which may be a future one.
-    fn admit(&self, tx: &DecodedTx, now: u64) -> Result<(), TxError> {
+    /// executed next, except for its nonce, which may be a future one:
+    /// by executing it (the pool's admission), or with `execute` false only
+    /// by revm's validation, whose cost does not depend on what it does
+    /// (inspection).
+    pub(super) fn admit(&self, tx: &DecodedTx, now: u64, execute: bool) -> Result<(), TxError> {
         let context = self.next_block(now);
         evm::check_block_gas(tx.envelope.gas_limit(), context.gas_limit)?;
         let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);
         let mode = Mode::Admission { impersonated: tx.impersonated };
-        evm::execute(self.state_at(None), self.chain_id(), self.spec(), &context, env, mode)?;
-        Ok(())
-    }
-
-    /// Checks a transaction as [`Chain::admit`] does, but without executing
-    /// it: only revm's validation against the latest state.
-    pub(super) fn validate_only(&self, tx: &DecodedTx, now: u64) -> Result<(), TxError> {
-        let context = self.next_block(now);
-        evm::check_block_gas(tx.envelope.gas_limit(), context.gas_limit)?;
-        let env = TxEnv::from_recovered_tx(&tx.envelope, tx.from);
-        let mode = Mode::Admission { impersonated: tx.impersonated };
-        evm::validate(self.state_at(None), self.chain_id(), self.spec(), &context, env, mode)
+        let (state, chain_id, spec) = (self.state_at(None), self.chain_id(), self.spec());
+        if execute {
+            evm::execute(state, chain_id, spec, &context, env, mode).map(|_| ())
+        } else {
+            evm::validate(state, chain_id, spec, &context, env, mode)
+        }
     }
 
     /// Mines blocks while the pool has executable transactions (automine).

@@ -50,7 +50,7 @@ impl<M: Memory> Chain<M> {
     pub fn inspect(&self, raw: &[u8], now: u64) -> Result<(), TxError> {
         let tx = self.decode_transaction(raw)?;
         self.check_fresh(&tx)?;
-        self.validate_only(&tx, now)
+        self.admit(&tx, now, false)
     }
 
     /// Seals a block with the pool's executable transactions (`evm_mine`);

@@ -229,30 +229,7 @@ impl Journal {
     pub fn open(dir: &Path, after: u64) -> io::Result<(Self, Vec<Record>)> {
         fs::create_dir_all(dir)?;
         let files = files(dir)?;
-        let mut pending = Vec::new();
-        let mut next_seq = after + 1;
-        for (i, (_, path)) in files.iter().enumerate() {
-            for record in read_file(path, i + 1 == files.len())? {
-                if record.seq > after {
-                    if record.seq != next_seq {
-                        return Err(invalid(format!(
-                            "journal {} skips from message {} to {}",
-                            path.display(),
-                            next_seq - 1,
-                            record.seq
-                        )));
-                    }
-                    next_seq += 1;
-                    pending.push(record);
-                }
-            }
-        }
-        let cancelled: std::collections::BTreeSet<u64> = pending
-            .iter()
-            .filter(|r| r.kind == Kind::Cancel)
-            .filter_map(|r| r.method.parse().ok())
-            .collect();
-        pending.retain(|r| r.kind != Kind::Cancel && !cancelled.contains(&r.seq));
+        let (pending, next_seq) = read_records(&files, after)?;
         // Append to the last file if it is of this version; otherwise (no
         // file yet, or one of version 1) start a new one.
         let current = files.last().filter(|(_, path)| {
@@ -363,16 +340,27 @@ pub fn history(archive: &Path, journal: &Path, first: u64) -> io::Result<Vec<Rec
     all.extend(files(journal)?);
     all.sort();
     all.dedup_by_key(|(seq, _)| *seq);
+    Ok(read_records(&all, first.saturating_sub(1))?.0)
+}
+
+/// The records of `files` (in order) numbered above `after`, without the
+/// cancelled ones and the cancellations, and the number the next record
+/// gets. A gap in the numbering is an error; a torn record at the end of
+/// the last file is cut off.
+fn read_records(files: &[(u64, PathBuf)], after: u64) -> io::Result<(Vec<Record>, u64)> {
     let mut records = Vec::new();
-    let mut next_seq = first;
-    for (i, (_, path)) in all.iter().enumerate() {
-        for record in read_file(path, i + 1 == all.len())? {
+    let mut next_seq = after + 1;
+    for (i, (_, path)) in files.iter().enumerate() {
+        for record in read_file(path, i + 1 == files.len())? {
+            if record.seq <= after {
+                continue;
+            }
             if record.seq != next_seq {
                 return Err(invalid(format!(
-                    "the history skips from message {} to {} in {}",
-                    next_seq.saturating_sub(1),
-                    record.seq,
-                    path.display()
+                    "journal {} skips from message {} to {}",
+                    path.display(),
+                    next_seq - 1,
+                    record.seq
                 )));
             }
             next_seq += 1;
@@ -385,7 +373,7 @@ pub fn history(archive: &Path, journal: &Path, first: u64) -> io::Result<Vec<Rec
         .filter_map(|r| r.method.parse().ok())
         .collect();
     records.retain(|r| r.kind != Kind::Cancel && !cancelled.contains(&r.seq));
-    Ok(records)
+    Ok((records, next_seq))
 }
 
 #[cfg(test)]
