@@ -1,6 +1,7 @@
 //! The canister's exports: decode, call [`Chain`], reply.
 
 use crate::Chain;
+use evm_canister_api::http::{HttpRequest, HttpResponse, HttpUpdateRequest};
 use evm_canister_api::{
     AccessListOutcome, AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView,
     CallArgs, CallError, CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, InitArgs, LogFilter,
@@ -76,6 +77,16 @@ fn inspect_message() {
                     .unwrap_or_else(|err| ic_cdk::trap(format!("undecodable argument: {err}")));
                 if let Err(err) = with_chain(|chain| chain.inspect(&raw, ic_cdk::api::time())) {
                     ic_cdk::trap(format!("transaction refused: {err}"));
+                }
+            }
+            // The gateway's upgrade: the body is JSON-RPC, whose transactions
+            // the update checks and answers with JSON-RPC errors, as a wallet
+            // expects; only what is not even an HTTP request is refused.
+            "http_request_update" => {
+                if let Err(err) =
+                    candid::decode_one::<HttpUpdateRequest>(&ic_cdk::api::msg_arg_data())
+                {
+                    ic_cdk::trap(format!("undecodable argument: {err}"));
                 }
             }
             "mine"
@@ -286,6 +297,22 @@ fn fee_history(
     reward_percentiles: Vec<f64>,
 ) -> Result<FeeHistory, QueryError> {
     with_chain(|chain| chain.fee_history(block_count, newest_block, &reward_percentiles))
+}
+
+/// Ethereum JSON-RPC over the IC's HTTP gateway (`POST` a JSON-RPC body to
+/// `https://<canister-id>.raw.icp0.io`): read methods are answered here; a
+/// body that sends a transaction is answered with `upgrade = opt true`, and
+/// the gateway sends it again to `http_request_update`.
+#[ic_cdk::query]
+fn http_request(request: HttpRequest) -> HttpResponse {
+    with_chain(|chain| crate::http::query(chain, &request, ic_cdk::api::time()))
+}
+
+/// JSON-RPC that changes the chain (`eth_sendRawTransaction`), as the
+/// gateway's upgrade of [`http_request`].
+#[ic_cdk::update]
+fn http_request_update(request: HttpUpdateRequest) -> HttpResponse {
+    with_chain_mut(|chain| crate::http::update(chain, &request, ic_cdk::api::time()))
 }
 
 ic_cdk::export_candid!();

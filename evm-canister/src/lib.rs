@@ -19,6 +19,8 @@
 //!   logs, tracing and dev controls, one module each;
 //! - [`evm`]: the one place revm is configured; [`cost_tracer`]: where a
 //!   transaction's instructions go, frame by frame and opcode by opcode;
+//! - [`http`]: Ethereum JSON-RPC over the IC's HTTP gateway interface
+//!   (`http_request`, `http_request_update`), with `evm-jsonrpc`'s methods;
 //! - [`secp256k1`]: public-key recovery, for senders and `ecrecover`;
 //! - [`store`]: everything persisted in stable memory — the layout, record
 //!   encodings, the state with history, the tries, and native stable memory.
@@ -29,6 +31,7 @@
 pub mod chain;
 pub mod cost_tracer;
 pub mod evm;
+pub mod http;
 pub mod secp256k1;
 pub mod store;
 

@@ -39,6 +39,7 @@ pub mod costs;
 pub mod devchain;
 pub mod error;
 pub mod filters;
+pub mod gateway;
 pub mod handle;
 pub mod handlers;
 pub mod limits;

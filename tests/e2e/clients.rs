@@ -2,12 +2,21 @@
 //! runs one client's suite, installing the client from its lockfile or
 //! pinned requirements first.
 
-use crate::harness::{Node, hardhat_run, node_test, pytest};
+use crate::harness::{Node, gateway_test, hardhat_run, node_test, pytest};
 
 #[test]
 fn ethers_v6_deploys_and_uses_contracts() {
     let node = Node::start(&[]);
     node_test(&node, "ethers.test.mjs");
+}
+
+/// ethers and viem pointed at the canister's own JSON-RPC, through the
+/// node's HTTP gateway (`--gateway-port`) and not its JSON-RPC server:
+/// the `.wasm` serves wallets by itself, as it would on ICP.
+#[test]
+fn ethers_and_viem_use_the_canister_through_the_http_gateway() {
+    let node = Node::start(&["--gateway-port", "0"]);
+    gateway_test(&node, "gateway.test.mjs");
 }
 
 /// The controls Hardhat and Foundry test suites use: snapshots, edits,

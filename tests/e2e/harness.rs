@@ -102,6 +102,14 @@ impl Node {
         Ok(Node { child, url, banner, log })
     }
 
+    /// The URL of the HTTP gateway for the node's canister, as the node
+    /// printed it (`--gateway-port`).
+    pub fn gateway_url(&self) -> Option<String> {
+        let line = self.banner.lines().find(|line| line.starts_with("HTTP gateway:"))?;
+        let start = line.find("http://")?;
+        Some(line[start..].split_whitespace().next()?.to_owned())
+    }
+
     /// What the node has logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -310,13 +318,35 @@ pub fn pytest(node: &Node, suite: &str) {
 /// Runs a `node --test` suite against `node`; panics with its output if any
 /// test fails.
 pub fn node_test(node: &Node, suite: &str) {
+    run_suite(node, node_command(suite), suite);
+}
+
+/// Runs `tests/js/<suite>` with `RPC_URL` set to the node's HTTP gateway
+/// for its canister (`--gateway-port`) and `NODE_URL` to its own server.
+pub fn gateway_test(node: &Node, suite: &str) {
+    let gateway = node.gateway_url().expect("the node was started with --gateway-port");
+    let mut command = node_command(suite);
+    command.env("NODE_URL", &node.url).env("RPC_URL", gateway);
+    let output =
+        command.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {suite}: {e}"));
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}");
+    assert!(
+        output.status.success(),
+        "{suite} failed ({}):\n{report}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn node_command(suite: &str) -> Command {
     let dir = repo().join("tests/js");
     npm_ci(&dir);
     let mut command = Command::new("node");
     command
         .args(["--test", "--test-reporter=spec", "--test-timeout=120000", suite])
         .current_dir(&dir);
-    run_suite(node, command, suite);
+    command
 }
 
 /// Sends one JSON-RPC request and returns the parsed response object.

@@ -8,6 +8,7 @@ mod commitments;
 mod controls;
 mod errors;
 mod fuzz;
+mod http;
 mod pool;
 mod trace;
 mod transactions;

@@ -102,7 +102,7 @@ impl Handlers {
 /// Pooled transactions by sender and nonce, split as geth's txpool does.
 fn by_sender<T>(
     pool: Vec<PooledTx>,
-    mut f: impl FnMut(PooledTx) -> RpcResult<T>,
+    mut f: impl FnMut(PooledTx) -> Result<T, evm_jsonrpc::RpcError>,
 ) -> RpcResult<[BTreeMap<Address, BTreeMap<String, T>>; 2]> {
     let mut out = [BTreeMap::new(), BTreeMap::new()];
     for tx in pool {

@@ -11,12 +11,12 @@ use alloy_rpc_types_eth::{
 };
 use alloy_serde::{JsonStorageKey, WithOtherFields};
 use alloy_signer::SignerSync;
-use evm_canister_api::{BlockTag, CallOutcome, ReceiptView};
+use evm_canister_api::{BlockTag, ReceiptView};
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
 
 use super::Handlers;
-use super::send::{SUGGESTED_PRIORITY_FEE, fill_and_submit};
+use super::send::fill_and_submit;
 use crate::api::Quantity;
 use crate::api::eth::{EthApiServer, Receipt};
 use crate::convert;
@@ -24,6 +24,7 @@ use crate::cost::TxCost;
 use crate::error::{self, internal, invalid_params};
 use crate::filters::{FilterError, FilterKind};
 use crate::node::NodeError;
+use evm_jsonrpc::eth;
 
 fn filter_error(error: FilterError) -> ErrorObjectOwned {
     error::server_error(error.to_string())
@@ -56,22 +57,19 @@ fn within(filter: &Filter, from: u64, to: u64) -> Filter {
 #[async_trait]
 impl EthApiServer for Handlers {
     async fn chain_id(&self) -> RpcResult<U64> {
-        let info = self.node.run(|node| node.chain_info()).await?;
-        Ok(U64::from(info.chain_id))
+        self.shared(eth::chain_id).await
     }
 
     async fn block_number(&self) -> RpcResult<U64> {
-        let info = self.node.run(|node| node.chain_info()).await?;
-        Ok(U64::from(info.latest_block))
+        self.shared(eth::block_number).await
     }
 
     async fn gas_price(&self) -> RpcResult<U256> {
-        let info = self.node.run(|node| node.chain_info()).await?;
-        Ok(info.next_base_fee.0 + U256::from(SUGGESTED_PRIORITY_FEE))
+        self.shared(eth::gas_price).await
     }
 
     async fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
-        Ok(U256::from(SUGGESTED_PRIORITY_FEE))
+        Ok(eth::max_priority_fee_per_gas())
     }
 
     async fn fee_history(
@@ -80,27 +78,10 @@ impl EthApiServer for Handlers {
         newest_block: BlockNumberOrTag,
         reward_percentiles: Option<Vec<f64>>,
     ) -> RpcResult<FeeHistory> {
-        let asked_rewards = reward_percentiles.is_some();
-        let percentiles = reward_percentiles.unwrap_or_default();
-        let newest = convert::number_tag(newest_block);
-        let history = self
-            .node
-            .run(move |node| node.fee_history(block_count.0, newest, percentiles))
-            .await?
-            .map_err(|e| error::query_error(&e))?;
-        let blocks = history.gas_used_ratio.len();
-        Ok(FeeHistory {
-            base_fee_per_gas: history.base_fee_per_gas.iter().map(|w| w.0.to()).collect(),
-            gas_used_ratio: history.gas_used_ratio,
-            // Blob transactions are refused: blob gas is never used and its
-            // price stays at the minimum.
-            base_fee_per_blob_gas: vec![1; if blocks == 0 { 0 } else { blocks + 1 }],
-            blob_gas_used_ratio: vec![0.0; blocks],
-            oldest_block: history.oldest_block,
-            reward: asked_rewards.then(|| {
-                history.reward.iter().map(|r| r.iter().map(|w| w.0.to()).collect()).collect()
-            }),
+        self.shared(move |node| {
+            eth::fee_history(node, block_count.0, newest_block, reward_percentiles)
         })
+        .await
     }
 
     async fn accounts(&self) -> RpcResult<Vec<Address>> {
@@ -108,21 +89,15 @@ impl EthApiServer for Handlers {
     }
 
     async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
-        let tag = convert::block_tag(block);
-        let account = self.node.run(move |node| node.account(address.into(), tag)).await?;
-        Ok(account.map_err(|e| error::query_error(&e))?.balance.0)
+        self.shared(move |node| eth::balance(node, address, block)).await
     }
 
     async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
-        let tag = convert::block_tag(block);
-        let account = self.node.run(move |node| node.account(address.into(), tag)).await?;
-        Ok(U256::from(account.map_err(|e| error::query_error(&e))?.nonce))
+        self.shared(move |node| eth::transaction_count(node, address, block)).await
     }
 
     async fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
-        let tag = convert::block_tag(block);
-        let code = self.node.run(move |node| node.code(address.into(), tag)).await?;
-        Ok(code.map_err(|e| error::query_error(&e))?.into_vec().into())
+        self.shared(move |node| eth::code(node, address, block)).await
     }
 
     async fn storage_at(
@@ -131,11 +106,7 @@ impl EthApiServer for Handlers {
         slot: JsonStorageKey,
         block: Option<BlockId>,
     ) -> RpcResult<B256> {
-        let tag = convert::block_tag(block);
-        let slot = slot.as_b256();
-        let value =
-            self.node.run(move |node| node.storage(address.into(), slot.into(), tag)).await?;
-        Ok(value.map_err(|e| error::query_error(&e))?.0)
+        self.shared(move |node| eth::storage_at(node, address, slot, block)).await
     }
 
     async fn proof(
@@ -176,14 +147,7 @@ impl EthApiServer for Handlers {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
     ) -> RpcResult<Bytes> {
-        let overrides = convert::state_overrides(state_overrides)?;
-        let args = convert::call_args(request)?;
-        let tag = convert::block_tag(block);
-        let outcome = self.node.run(move |node| node.call(args, tag, overrides)).await?;
-        match outcome.map_err(|e| error::call_error(&e))? {
-            CallOutcome::Success { output, .. } => Ok(output.into_vec().into()),
-            failed => Err(error::failed_call(&failed)),
-        }
+        self.shared(move |node| eth::call(node, request, block, state_overrides)).await
     }
 
     async fn estimate_gas(
@@ -192,12 +156,7 @@ impl EthApiServer for Handlers {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
     ) -> RpcResult<U64> {
-        let overrides = convert::state_overrides(state_overrides)?;
-        let args = convert::call_args(request)?;
-        // Without a block, estimate against the block being built (as geth
-        // and anvil do).
-        let tag = block.map_or(BlockTag::Pending, |b| convert::block_tag(Some(b)));
-        Ok(U64::from(self.estimate(args, tag, overrides).await?))
+        self.shared(move |node| eth::estimate_gas(node, request, block, state_overrides)).await
     }
 
     async fn create_access_list(
@@ -206,18 +165,8 @@ impl EthApiServer for Handlers {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
     ) -> RpcResult<AccessListResult> {
-        let overrides = convert::state_overrides(state_overrides)?;
-        let args = convert::call_args(request)?;
-        // Without a block, for the block being built (as geth).
-        let tag = block.map_or(BlockTag::Pending, |b| convert::block_tag(Some(b)));
-        let outcome =
-            self.node.run(move |node| node.create_access_list(args, tag, overrides)).await?;
-        let outcome = outcome.map_err(|e| error::call_error(&e))?;
-        Ok(AccessListResult {
-            access_list: convert::access_list(outcome.access_list),
-            gas_used: U256::from(outcome.gas_used),
-            error: outcome.error,
-        })
+        self.shared(move |node| eth::create_access_list(node, request, block, state_overrides))
+            .await
     }
 
     async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
@@ -225,18 +174,7 @@ impl EthApiServer for Handlers {
     }
 
     async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
-        let (view, pooled) = self
-            .node
-            .run(move |node| match node.transaction(hash.into())? {
-                Some(view) => Ok((Some(view), None)),
-                None => Ok((None, node.pooled_transaction(hash.into())?)),
-            })
-            .await?;
-        match (view, pooled) {
-            (Some(view), _) => convert::transaction(view).map(Some),
-            (None, Some(pooled)) => convert::pooled_transaction(pooled).map(Some),
-            (None, None) => Ok(None),
-        }
+        self.shared(move |node| eth::transaction_by_hash(node, hash)).await
     }
 
     async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<Receipt>> {
@@ -252,22 +190,16 @@ impl EthApiServer for Handlers {
         number: BlockNumberOrTag,
         full: bool,
     ) -> RpcResult<Option<Block>> {
-        let tag = convert::number_tag(number);
-        let view = self.node.run(move |node| node.block(tag, full)).await?;
-        view.map(|v| convert::block(v, full)).transpose()
+        self.shared(move |node| eth::block(node, convert::number_tag(number), full)).await
     }
 
     async fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
-        let view = self.node.run(move |node| node.block(BlockTag::Hash(hash.into()), full)).await?;
-        view.map(|v| convert::block(v, full)).transpose()
+        self.shared(move |node| eth::block(node, BlockTag::Hash(hash.into()), full)).await
     }
 
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
-        let mut filter = convert::log_filter(&filter);
-        filter.max_blocks = Some(self.node.limits.max_logs_block_range);
-        filter.max_logs = Some(self.node.limits.max_logs);
-        let logs = self.node.run(move |node| node.logs(filter)).await?;
-        Ok(logs.map_err(|e| error::query_error(&e))?.into_iter().map(convert::log).collect())
+        let (blocks, logs) = (self.node.limits.max_logs_block_range, self.node.limits.max_logs);
+        self.shared(move |node| eth::logs(node, &filter, Some(blocks), Some(logs))).await
     }
 
     async fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<Receipt>>> {
@@ -295,16 +227,16 @@ impl EthApiServer for Handlers {
     }
 
     async fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
-        let view = self.block_view(BlockTag::Hash(hash.into()), false).await?;
-        Ok(view.map(|view| U64::from(view.transactions.len())))
+        self.shared(move |node| eth::block_transaction_count(node, BlockTag::Hash(hash.into())))
+            .await
     }
 
     async fn block_transaction_count_by_number(
         &self,
         number: BlockNumberOrTag,
     ) -> RpcResult<Option<U64>> {
-        let view = self.block_view(convert::number_tag(number), false).await?;
-        Ok(view.map(|view| U64::from(view.transactions.len())))
+        self.shared(move |node| eth::block_transaction_count(node, convert::number_tag(number)))
+            .await
     }
 
     async fn transaction_by_block_hash_and_index(
@@ -312,7 +244,8 @@ impl EthApiServer for Handlers {
         hash: B256,
         index: Index,
     ) -> RpcResult<Option<Transaction>> {
-        self.transaction_in(BlockTag::Hash(hash.into()), index).await
+        self.shared(move |node| eth::transaction_in(node, BlockTag::Hash(hash.into()), index.0))
+            .await
     }
 
     async fn transaction_by_block_number_and_index(
@@ -320,17 +253,16 @@ impl EthApiServer for Handlers {
         number: BlockNumberOrTag,
         index: Index,
     ) -> RpcResult<Option<Transaction>> {
-        self.transaction_in(convert::number_tag(number), index).await
+        self.shared(move |node| eth::transaction_in(node, convert::number_tag(number), index.0))
+            .await
     }
 
     async fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
-        let view = self.block_view(BlockTag::Hash(hash.into()), false).await?;
-        Ok(view.map(|_| U64::ZERO))
+        self.shared(move |node| eth::uncle_count(node, BlockTag::Hash(hash.into()))).await
     }
 
     async fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
-        let view = self.block_view(convert::number_tag(number), false).await?;
-        Ok(view.map(|_| U64::ZERO))
+        self.shared(move |node| eth::uncle_count(node, convert::number_tag(number))).await
     }
 
     fn uncle_by_hash(&self, _hash: B256, _index: Index) -> RpcResult<Option<Block>> {
@@ -358,9 +290,7 @@ impl EthApiServer for Handlers {
     }
 
     async fn coinbase(&self) -> RpcResult<Address> {
-        let view = self.block_view(BlockTag::Latest, false).await?;
-        let view = view.ok_or_else(|| internal("the latest block is missing"))?;
-        Ok(convert::block(view, false)?.header.beneficiary)
+        self.shared(eth::coinbase).await
     }
 
     async fn new_filter(&self, filter: Filter) -> RpcResult<U128> {

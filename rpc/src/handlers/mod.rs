@@ -13,15 +13,12 @@ mod send;
 pub use send::{SUGGESTED_PRIORITY_FEE, impersonation_signature};
 
 use alloy_primitives::{Address, B256, Bytes};
-use alloy_rpc_types_eth::{Index, Transaction};
 use alloy_signer::SignerSync;
-use evm_canister_api::{BlockTag, CallArgs, SubmitResult};
+use evm_canister_api::SubmitResult;
 use jsonrpsee::core::RpcResult;
 
-use crate::convert;
 use crate::error::{self, internal};
 use crate::handle::{ChainEvent, NodeHandle};
-use send::gas_estimate;
 
 /// Implements the namespaces over a [`NodeHandle`].
 #[derive(Clone)]
@@ -67,34 +64,18 @@ impl Handlers {
         }
     }
 
-    /// Gas for `args` at `tag`, or the error `eth_estimateGas` gives.
-    async fn estimate(
-        &self,
-        args: CallArgs,
-        tag: BlockTag,
-        overrides: Vec<evm_canister_api::StateOverride>,
-    ) -> RpcResult<u64> {
-        let cap = args.gas;
-        let estimate = self.node.run(move |node| node.estimate_gas(args, tag, overrides)).await?;
-        gas_estimate(estimate, cap)
-    }
-
-    async fn block_view(
-        &self,
-        tag: BlockTag,
-        full: bool,
-    ) -> RpcResult<Option<evm_canister_api::BlockView>> {
-        self.node.run(move |node| node.block(tag, full)).await
+    /// Runs one of the `eth_` methods the node shares with the canister's
+    /// own HTTP endpoint (`evm_jsonrpc::eth`) on the node.
+    async fn shared<R, F>(&self, method: F) -> RpcResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut crate::node::Node) -> Result<R, evm_jsonrpc::RpcError> + Send + 'static,
+    {
+        Ok(self.node.run(move |node| Ok(method(node))).await??)
     }
 
     async fn latest_number(&self) -> RpcResult<u64> {
         Ok(self.node.run(|node| node.chain_info()).await?.latest_block)
-    }
-
-    /// Transaction `index` of a block, if both exist.
-    async fn transaction_in(&self, tag: BlockTag, index: Index) -> RpcResult<Option<Transaction>> {
-        let Some(view) = self.block_view(tag, true).await? else { return Ok(None) };
-        view.full_transactions.into_iter().nth(index.0).map(convert::transaction).transpose()
     }
 
     /// An EIP-191 signature of `message` by the dev account `address`.

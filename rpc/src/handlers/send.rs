@@ -7,7 +7,7 @@ use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use evm_canister_api::{BlockTag, CallArgs, CallOutcome, Estimate, HaltReason, SubmitResult};
+use evm_canister_api::{BlockTag, CallArgs, SubmitResult};
 use jsonrpsee::core::{RpcResult, async_trait};
 
 use super::Handlers;
@@ -16,8 +16,7 @@ use crate::convert;
 use crate::error::{self, internal, invalid_params};
 use crate::node::{Node, NodeError};
 
-/// Priority fee the node suggests (`eth_maxPriorityFeePerGas`), as anvil does.
-pub const SUGGESTED_PRIORITY_FEE: u64 = 1_000_000_000;
+pub use evm_jsonrpc::eth::{SUGGESTED_PRIORITY_FEE, gas_estimate};
 
 /// `eth_sendTransaction` on the node: fills in what `request` leaves out
 /// (chain id, nonce, fees, gas), signs it as `signer` (or as the
@@ -80,22 +79,6 @@ pub(super) fn fill_and_submit(
 
 /// The gas `eth_estimateGas` answers for `estimate`, or its error; `cap`
 /// is the gas the caller allowed, if any.
-pub(super) fn gas_estimate(
-    estimate: Result<Estimate, evm_canister_api::CallError>,
-    cap: Option<u64>,
-) -> RpcResult<u64> {
-    match estimate.map_err(|e| error::call_error(&e))? {
-        Estimate::Gas(gas) => Ok(gas),
-        Estimate::Failure(CallOutcome::Halt { reason: HaltReason::OutOfGas, gas_used }) => {
-            Err(error::server_error(format!(
-                "gas required exceeds allowance ({})",
-                cap.unwrap_or(gas_used)
-            )))
-        }
-        Estimate::Failure(failed) => Err(error::failed_call(&failed)),
-    }
-}
-
 /// The placeholder signature of a transaction sent as an impersonated
 /// account: `r` is the sender's address, so the same fields sent as two
 /// accounts have different hashes (the canister does not check it).

@@ -2,6 +2,7 @@
 //! canister method, each a query or a journaled update.
 
 use alloy_primitives::B256;
+use candid::Principal;
 use canister_host::Execution;
 use evm_canister_api::{
     AccessListOutcome, AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView,
@@ -292,6 +293,37 @@ impl Node {
         percentiles: Vec<f64>,
     ) -> Result<Result<FeeHistory, QueryError>, NodeError> {
         self.query("fee_history", (count, newest, percentiles))
+    }
+
+    /// The canister's principal (`ic0.canister_self`).
+    pub fn canister_id(&self) -> Principal {
+        Principal::from_slice(&self.canister.system_state().canister_id)
+    }
+
+    /// The HTTP gateway's query: `http_request` with Candid bytes, called
+    /// as the anonymous principal, as a boundary node calls it.
+    pub fn http_request(&mut self, arg: &[u8]) -> Result<Vec<u8>, NodeError> {
+        let node_caller =
+            std::mem::replace(&mut self.caller, Principal::anonymous().as_slice().to_vec());
+        let reply = self.query_raw("http_request", arg);
+        self.caller = node_caller;
+        reply
+    }
+
+    /// The HTTP gateway's upgrade: `http_request_update` with Candid bytes,
+    /// an update from the anonymous principal (inspected by
+    /// `canister_inspect_message` and journaled like every update). The
+    /// canister mined any blocks itself; subscribers and filters hear of
+    /// them, but their transactions' costs are not in the node's ledger
+    /// (the reply is HTTP, with no mined blocks in it).
+    pub fn http_request_update(&mut self, arg: &[u8]) -> Result<(Vec<u8>, Option<u64>), NodeError> {
+        let before = self.chain_info()?.latest_block;
+        let reply = self.update_as(Principal::anonymous(), "http_request_update", arg)?;
+        let after = self.chain_info()?.latest_block;
+        if after != before {
+            self.block_produced();
+        }
+        Ok((reply, (after != before).then_some(after)))
     }
 
     /// Calls a query method by name with Candid bytes (for tools and tests).

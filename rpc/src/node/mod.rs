@@ -29,6 +29,7 @@ use crate::storage::{StorageError, Store};
 use crate::txlog::Names;
 use clock::now;
 
+mod backend;
 mod client;
 mod clock;
 

@@ -364,7 +364,70 @@ fn typed_case() -> impl Strategy<Value = Case> {
             (n, t, p),
             decodes::<Result<FeeHistory, QueryError>>
         )),
+        http_request().prop_map(|r| case("http_request", (r,), decodes::<http::HttpResponse>)),
+        http_request().prop_map(|r| case(
+            "http_request_update",
+            (http::HttpUpdateRequest {
+                method: r.method,
+                url: r.url,
+                headers: r.headers,
+                body: r.body
+            },),
+            decodes::<http::HttpResponse>
+        )),
     ]
+}
+
+/// A JSON-RPC body: a request for one of the methods the canister serves
+/// (or not) with arbitrary parameters, a batch of them, or any bytes.
+fn json_rpc_body() -> impl Strategy<Value = Vec<u8>> {
+    let method = prop::sample::select(vec![
+        "eth_chainId",
+        "eth_getBalance",
+        "eth_call",
+        "eth_estimateGas",
+        "eth_getLogs",
+        "eth_getBlockByNumber",
+        "eth_getTransactionReceipt",
+        "eth_feeHistory",
+        "eth_sendRawTransaction",
+        "eth_getStorageAt",
+        "evm_mine",
+    ]);
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "(0x)?[0-9a-f]{0,70}|latest|pending|earliest".prop_map(serde_json::Value::from),
+    ];
+    let value = leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            vec(("[a-zA-Z]{1,10}", inner), 0..4)
+                .prop_map(|pairs| serde_json::Value::Object(pairs.into_iter().collect())),
+        ]
+    });
+    let request = (method, vec(value, 0..4)).prop_map(|(method, params)| {
+        serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params })
+    });
+    prop_oneof![
+        request.clone().prop_map(|r| serde_json::to_vec(&r).unwrap()),
+        vec(request, 0..4).prop_map(|batch| serde_json::to_vec(&batch).unwrap()),
+        vec(any::<u8>(), 0..200),
+    ]
+}
+
+fn http_request() -> impl Strategy<Value = http::HttpRequest> {
+    let method = prop::sample::select(vec!["POST", "GET", "OPTIONS", "PUT", "post"]);
+    (method, json_rpc_body(), vec(("[a-z-]{1,12}", "[ -~]{0,20}"), 0..3)).prop_map(
+        |(method, body, headers)| http::HttpRequest {
+            method: method.to_owned(),
+            url: "/".to_owned(),
+            headers,
+            body: body.into(),
+            certificate_version: Some(2),
+        },
+    )
 }
 
 /// Whether `method` is an update, per `evm.did`.
