@@ -25,6 +25,33 @@ pub enum Compiler {
     /// Winch, wasmtime's baseline compiler: a second, independent code
     /// generator to cross-check determinism against.
     Winch,
+    /// Pulley, wasmtime's portable interpreter: Cranelift lowers the module
+    /// to Pulley bytecode, which no machine-code generator touches — a
+    /// third executor, slow but independent of either backend's code.
+    Pulley,
+}
+
+impl Compiler {
+    pub const ALL: [Self; 3] = [Self::Cranelift, Self::Winch, Self::Pulley];
+
+    /// The name on the command line: `cranelift`, `winch`, `pulley`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Cranelift => "cranelift",
+            Self::Winch => "winch",
+            Self::Pulley => "pulley",
+        }
+    }
+}
+
+impl std::str::FromStr for Compiler {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|compiler| compiler.name() == name).ok_or_else(|| {
+            format!("no compiler {name:?}: the choices are cranelift, winch and pulley")
+        })
+    }
 }
 
 /// How a [`Host`] is set up.
@@ -59,7 +86,7 @@ pub struct Host {
 impl Host {
     pub fn new(config: HostConfig) -> anyhow::Result<Self> {
         let backend = |wasm64: bool| -> anyhow::Result<Backend> {
-            let engine = Engine::new(&deterministic_config(config.compiler, wasm64))?;
+            let engine = Engine::new(&deterministic_config(config.compiler, wasm64)?)?;
             let mut linker = Linker::new(&engine);
             if wasm64 {
                 system_api::add_to_linker::<u64>(&mut linker, false)?;
@@ -235,12 +262,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// wasmtime set up so that the same module and inputs give the same result,
 /// the same instruction count and the same memory on every machine.
-fn deterministic_config(compiler: Compiler, wasm64: bool) -> Config {
+fn deterministic_config(compiler: Compiler, wasm64: bool) -> anyhow::Result<Config> {
     let mut config = Config::new();
     config.strategy(match compiler {
-        Compiler::Cranelift => Strategy::Cranelift,
+        Compiler::Cranelift | Compiler::Pulley => Strategy::Cranelift,
         Compiler::Winch => Strategy::Winch,
     });
+    if compiler == Compiler::Pulley {
+        // The interpreter's bytecode for this machine's pointer width.
+        config.target(if cfg!(target_pointer_width = "64") { "pulley64" } else { "pulley32" })?;
+    }
     // Instructions are counted, and limited, with fuel, at the replica's
     // costs. Fuel has no dynamic costs, which Winch would not count.
     config.consume_fuel(true);
@@ -255,7 +286,7 @@ fn deterministic_config(compiler: Compiler, wasm64: bool) -> Config {
     config.wasm_multi_memory(false);
     config.wasm_gc(false);
     config.wasm_stack_switching(false);
-    config
+    Ok(config)
 }
 
 /// A compiled, linked canister module, ready to instantiate.

@@ -61,8 +61,9 @@ struct Cli {
     upgrade: Option<PathBuf>,
     /// Execute every message a second time with another compiler and compare
     /// replies, instruction counts and state hashes; a divergence is logged
-    /// and the message rejected. The only value is `winch`.
-    #[arg(long, value_name = "COMPILER", value_parser = ["winch"])]
+    /// and the message rejected: `winch` (wasmtime's baseline compiler) or
+    /// `pulley` (its interpreter, far slower).
+    #[arg(long, value_name = "COMPILER", value_parser = ["winch", "pulley"])]
     verify_with: Option<String>,
     /// Do not log a line per mined transaction (hash, contract and method,
     /// gas, wasm instructions, cycles).
@@ -84,6 +85,11 @@ struct Cli {
     /// in the pool.
     #[arg(long, conflicts_with = "block_time")]
     no_mining: bool,
+    /// Also serve the canister itself through an HTTP gateway on this port
+    /// (0 picks one), as dfx's replica does: its own JSON-RPC at
+    /// `http://127.0.0.1:PORT/?canisterId=<id>` and `http://<id>.localhost:PORT/`.
+    #[arg(long, value_name = "PORT")]
+    gateway_port: Option<u16>,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(subcommand)]
@@ -105,7 +111,7 @@ enum Command {
         /// The compiler that re-executes it: another one than the node's
         /// (Cranelift) checks that execution does not depend on it.
         #[arg(long = "with", value_name = "COMPILER", default_value = "cranelift",
-              value_parser = ["cranelift", "winch"])]
+              value_parser = ["cranelift", "winch", "pulley"])]
         compiler: String,
     },
 }
@@ -280,7 +286,7 @@ async fn run() -> anyhow::Result<()> {
     let cli = Cli::from_arg_matches(&matches)?;
     let explicit = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
     if let Some(Command::Verify { data_dir, compiler }) = &cli.command {
-        let compiler = if compiler == "winch" { Compiler::Winch } else { Compiler::Cranelift };
+        let compiler: Compiler = compiler.parse().map_err(anyhow::Error::msg)?;
         let cache_dir = cli.cache_dir.clone().or_else(|| xdg_dir("XDG_CACHE_HOME", ".cache"));
         return verify(data_dir, compiler, cache_dir);
     }
@@ -321,7 +327,12 @@ async fn run() -> anyhow::Result<()> {
             cache_dir: cli.cache_dir.clone().or_else(|| xdg_dir("XDG_CACHE_HOME", ".cache")),
             ..HostConfig::default()
         },
-        verify_with: cli.verify_with.as_ref().map(|_| Compiler::Winch),
+        verify_with: cli
+            .verify_with
+            .as_deref()
+            .map(|name| name.parse())
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         clock: Clock::System,
         data_dir: data_dir.clone(),
         checkpoint_interval: cli.checkpoint_interval,
@@ -446,12 +457,33 @@ async fn run() -> anyhow::Result<()> {
             cli.host
         );
     }
+    let gateway = match cli.gateway_port {
+        Some(port) => {
+            let gateway =
+                canister_evm::gateway::serve(handle.clone(), SocketAddr::new(cli.host, port))
+                    .await
+                    .with_context(|| format!("serving the gateway on {}:{port}", cli.host))?;
+            let id = handle
+                .run(|node| Ok(node.canister_id()))
+                .await
+                .map_err(|e| anyhow::anyhow!("reading the canister id: {}", e.message()))?;
+            let at = gateway.local_addr();
+            println!(
+                "HTTP gateway: the canister's own JSON-RPC at http://{at}/?canisterId={id} \
+                 (and http://{id}.localhost:{}/)",
+                at.port()
+            );
+            Some(gateway)
+        }
+        None => None,
+    };
     println!("\nListening on {addr}");
 
     shutdown.await;
     // Whoever read our output may be gone (a closed pipe): failing to say
     // so must not stop the final checkpoint, as `println!` would by panicking.
     let _ = writeln!(std::io::stdout(), "\nShutting down");
+    drop(gateway);
     server.stop()?;
     server.stopped().await;
     handle.run(|node| node.checkpoint()).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;

@@ -61,15 +61,18 @@ fn a_discarded_update_leaves_the_state_hash_unchanged() {
 }
 
 #[test]
-fn cranelift_and_winch_reach_the_same_states() {
+fn every_compiler_reaches_the_same_states() {
     let mut cranelift = canister(Compiler::Cranelift);
-    let mut winch = canister(Compiler::Winch);
-    assert_eq!(cranelift.state_hash(), winch.state_hash());
-    for method in SCRIPT {
-        let a = cranelift.update(method, &[], &MessageEnv::default()).unwrap();
-        let b = winch.update(method, &[], &MessageEnv::default()).unwrap();
-        assert_eq!(a, b, "{method}");
-        assert_eq!(cranelift.state_hash(), winch.state_hash(), "{method}");
+    for compiler in [Compiler::Winch, Compiler::Pulley] {
+        let mut other = canister(compiler);
+        assert_eq!(cranelift.state_hash(), other.state_hash());
+        for method in SCRIPT {
+            let a = cranelift.update(method, &[], &MessageEnv::default()).unwrap();
+            let b = other.update(method, &[], &MessageEnv::default()).unwrap();
+            assert_eq!(a, b, "{compiler:?}: {method}");
+            assert_eq!(cranelift.state_hash(), other.state_hash(), "{compiler:?}: {method}");
+        }
+        cranelift = canister(Compiler::Cranelift);
     }
 }
 

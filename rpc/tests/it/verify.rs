@@ -53,14 +53,14 @@ fn make_chain(dir: &std::path::Path) -> u64 {
 }
 
 #[test]
-fn a_chain_re_executed_on_either_compiler_is_the_chain_recorded() {
+fn a_chain_re_executed_on_every_compiler_is_the_chain_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let head = make_chain(dir.path());
     let chain = dir.path().join("chain");
     let archived = std::fs::read_dir(chain.join("history")).unwrap().count();
     assert!(archived > 2, "checkpoints archived the journal ({archived} files)");
     let mut hashes = Vec::new();
-    for compiler in [Compiler::Cranelift, Compiler::Winch] {
+    for compiler in Compiler::ALL {
         let mut progressed = false;
         let outcome = verify(&chain, compiler, cache(), |_| progressed = true).unwrap();
         let Outcome::Verified { blocks, messages, state_hash } = outcome else {
@@ -71,7 +71,7 @@ fn a_chain_re_executed_on_either_compiler_is_the_chain_recorded() {
         assert!(progressed);
         hashes.push(state_hash);
     }
-    assert_eq!(hashes[0], hashes[1]);
+    assert!(hashes.iter().all(|hash| *hash == hashes[0]), "{hashes:x?}");
 }
 
 #[test]
@@ -140,4 +140,101 @@ fn a_chain_without_history_is_refused_with_a_reason() {
     std::fs::remove_dir_all(chain.join("history")).unwrap();
     let error = verify(&chain, Compiler::Cranelift, cache(), |_| {}).unwrap_err().to_string();
     assert!(error.contains("keeps no history"), "{error}");
+}
+
+/// `verify` of a chain of over 1,000 mixed blocks — deployments, ERC20
+/// transfers, reverted transactions, storage writes, controller edits,
+/// snapshots and reverts — on Winch and on Pulley, wasmtime's interpreter.
+/// Slow (Pulley interprets every instruction), so outside CI:
+/// `cargo test --release -p canister-evm --test it verify -- --ignored --nocapture`.
+#[test]
+#[ignore = "minutes on Pulley; run with --ignored"]
+fn a_thousand_mixed_blocks_verify_on_winch_and_pulley() {
+    use alloy_sol_types::{SolCall, SolValue, sol};
+    sol! {
+        function transfer(address to, uint256 amount) returns (bool);
+        function checkLimit(uint256 amount, uint256 limit) returns (uint256);
+        function store(uint256 key, uint256 value);
+    }
+    let artifact = |name: &str| {
+        canister_evm::contracts::artifact(name).expect("a built-in artifact").bytecode.to_vec()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (config, signers) = durable_config(dir.path(), 100);
+    let (mut node, _) = Node::start(canister_evm::CANISTER_WASM, config).unwrap();
+    let mut nonces = [0u64; 3];
+    let mut send = |node: &mut Node, from: usize, to: TxKind, input: Vec<u8>| {
+        let raw =
+            crate::signed_with_gas(&signers[from], nonces[from], to, U256::ZERO, input, 3_000_000);
+        nonces[from] += 1;
+        node.send_raw_transaction(&raw).unwrap().unwrap();
+    };
+    let alice = signers[0].address();
+    let mut token_code = artifact("Token");
+    token_code.extend(
+        ("Token".to_string(), "TOK".to_string(), U256::from(1u64 << 60)).abi_encode_params(),
+    );
+    let token = alice.create(0);
+    send(&mut node, 0, TxKind::Create, token_code);
+    let tester = alice.create(1);
+    send(&mut node, 0, TxKind::Create, artifact("Tester"));
+    for i in 0..1_050u64 {
+        let to = Address::from_word(alloy_primitives::keccak256(i.to_be_bytes()));
+        match i % 10 {
+            3 => send(
+                &mut node,
+                1,
+                TxKind::Call(tester),
+                checkLimitCall { amount: U256::from(9), limit: U256::from(1) }.abi_encode(),
+            ),
+            5 => send(
+                &mut node,
+                2,
+                TxKind::Call(tester),
+                storeCall { key: U256::from(i), value: U256::from(i) }.abi_encode(),
+            ),
+            7 => send(&mut node, 1, TxKind::Call(to), Vec::new()),
+            _ => send(
+                &mut node,
+                0,
+                TxKind::Call(token),
+                transferCall { to, amount: U256::from(i + 1) }.abi_encode(),
+            ),
+        }
+        if i % 100 == 50 {
+            node.edit_account(AccountEdit {
+                address: to.into(),
+                balance: Some(Wei(U256::from(i))),
+                ..Default::default()
+            })
+            .unwrap();
+            node.mine().unwrap();
+        }
+    }
+    // A snapshot, a few blocks, and a revert: later blocks reuse numbers.
+    let snapshot = node.snapshot().unwrap();
+    for _ in 0..3 {
+        send(&mut node, 2, TxKind::Call(Address::repeat_byte(3)), Vec::new());
+    }
+    assert!(node.revert(snapshot).unwrap());
+    let head = node.chain_info().unwrap().latest_block;
+    assert!(head > 1_000, "{head} blocks");
+    node.checkpoint().unwrap();
+    drop(node);
+    let chain = dir.path().join("chain");
+    let mut hashes = Vec::new();
+    for compiler in [Compiler::Winch, Compiler::Pulley] {
+        let started = std::time::Instant::now();
+        let outcome = verify(&chain, compiler, cache(), |_| {}).unwrap();
+        let Outcome::Verified { blocks, messages, state_hash } = outcome else {
+            panic!("{compiler:?}: {outcome:?}")
+        };
+        println!(
+            "{compiler:?}: {messages} messages, {blocks} blocks verified in {:.1?}",
+            started.elapsed()
+        );
+        assert_eq!(blocks, head);
+        hashes.push(state_hash);
+    }
+    assert_eq!(hashes[0], hashes[1]);
 }
