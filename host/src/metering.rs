@@ -9,12 +9,13 @@
 //! - The replica charges a whole basic block when it is entered, so a
 //!   message that traps mid-block pays for the rest of the block; fuel is
 //!   consumed operator by operator. Completed messages cost the same.
-//! - The replica adds one instruction at every function entry and loop
-//!   iteration (the base cost of a re-entrant block). wasmtime charges a
-//!   function's closing `end` like a `return` (one instruction), which
-//!   stands in for the entry charge; loop iterations are not charged, as fuel
-//!   cannot tell a loop's back edge from any other branch. A loop therefore
-//!   costs one instruction less per iteration than on the replica.
+//! - The replica adds one instruction at every function entry. wasmtime
+//!   charges a function's closing `end` like a `return` (one instruction),
+//!   which stands in for it. The replica's own metering tests
+//!   (`metering_plain`, `_block`, `_if`, `_loop` in
+//!   `rs/embedders/tests/instrumentation.rs` at `0441fbd7`), transcribed in
+//!   `tests/it/replica_metering.rs`, give the same counts here, early
+//!   returns, traps, branches and loop iterations included.
 //! - The per-byte cost of `memory.copy`, `memory.fill` and `memory.init`
 //!   (one instruction per byte, on top of the flat 100) is charged by a call
 //!   to a host function the instrumentation inserts before each of them

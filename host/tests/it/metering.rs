@@ -68,7 +68,8 @@ fn a_loop_iteration_costs_what_the_replica_charges_for_its_operators() {
     //   i32.const ×3 + i32.load + i32.div_u (10) + i32.store     = 15
     //   local.get + i32.const + i32.sub + local.set              =  4
     //   br (2)                                                   =  2
-    // = 43; the replica also charges 1 for re-entering the loop (44).
+    // = 43 (the replica's own `metering_loop` charges a loop's iterations
+    // for their operators alone: see `replica_metering.rs`).
     let per_iteration = instructions(Compiler::Cranelift, "work", 101)
         - instructions(Compiler::Cranelift, "work", 100);
     assert_eq!(per_iteration, 43);
