@@ -6,5 +6,5 @@ mod fuzz;
 mod lifecycle;
 mod messages;
 mod metering;
-mod replica_metering;
 mod motoko;
+mod replica_metering;
