@@ -253,9 +253,14 @@ pub fn hardhat_run(node: &Node, script: &str) {
 
 /// Runs a client suite against `node` (its URL in `RPC_URL`), prints its
 /// report, and panics with the report and errors if it fails.
-fn run_suite(node: &Node, mut command: Command, what: &str) {
+fn run_suite(node: &Node, command: Command, what: &str) {
+    run_suite_at(&node.url, command, what);
+}
+
+/// Runs a client suite with `RPC_URL` set to `url`; fails with its report.
+fn run_suite_at(url: &str, mut command: Command, what: &str) {
     let output = command
-        .env("RPC_URL", &node.url)
+        .env("RPC_URL", url)
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
@@ -326,17 +331,8 @@ pub fn node_test(node: &Node, suite: &str) {
 pub fn gateway_test(node: &Node, suite: &str) {
     let gateway = node.gateway_url().expect("the node was started with --gateway-port");
     let mut command = node_command(suite);
-    command.env("NODE_URL", &node.url).env("RPC_URL", gateway);
-    let output =
-        command.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {suite}: {e}"));
-    let report = String::from_utf8_lossy(&output.stdout);
-    println!("{report}");
-    assert!(
-        output.status.success(),
-        "{suite} failed ({}):\n{report}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    command.env("NODE_URL", &node.url);
+    run_suite_at(&gateway, command, suite);
 }
 
 fn node_command(suite: &str) -> Command {
