@@ -370,8 +370,9 @@ struct Acknowledged {
     /// Every edit sent, acknowledged or not (the kill may cut off the
     /// answer to one that ran).
     sent_edits: Vec<(Address, u64)>,
-    /// Rounds in which a revert was sent, and how many transactions and
-    /// edits had been acknowledged when it was.
+    /// Rounds in which a revert was sent, how many transactions had been
+    /// acknowledged when it answered (`usize::MAX` if it did not) and how
+    /// many edits when it was sent.
     reverts: Vec<(usize, usize, usize)>,
 }
 
@@ -471,15 +472,24 @@ fn nothing_acknowledged_is_lost_to_sigkill_under_mixed_load() {
                     },
                     (Some(id), 0) => {
                         // Counted as it is sent: a revert the kill cuts off
-                        // may still have run (it was journaled first).
-                        {
+                        // may still have run (it was journaled first). The
+                        // senders run meanwhile, so a transaction they get
+                        // acknowledged while the revert is in flight may be
+                        // mined and then reverted: until the revert answers,
+                        // it may undo every transaction (`usize::MAX`), and
+                        // once it has, those acknowledged before its answer.
+                        let at = {
                             let mut state = state2.lock().unwrap();
-                            let (txs, edits) = (state.txs.len(), state.edits.len());
-                            state.reverts.push((round, txs, edits));
-                        }
+                            let edits = state.edits.len();
+                            state.reverts.push((round, usize::MAX, edits));
+                            state.reverts.len() - 1
+                        };
                         if try_rpc(&url, "evm_revert", json!([id])).is_err() {
                             return;
                         }
+                        let mut state = state2.lock().unwrap();
+                        state.reverts[at].1 = state.txs.len();
+                        drop(state);
                         snapshot = None;
                     }
                     _ => {}
