@@ -48,6 +48,9 @@ if (errors.length > 0) {
 let stale = [];
 for (const file of Object.keys(sources)) {
   for (const [name, contract] of Object.entries(output.contracts[file])) {
+    // An internal library (no ABI: the contracts using it inline it) has
+    // nothing to deploy or call.
+    if (contract.abi.length === 0) continue;
     const artifact = {
       contractName: name,
       sourceName: `src/${file}`,

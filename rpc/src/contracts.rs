@@ -5,6 +5,7 @@
 /// Each artifact's contract name and JSON.
 pub const ARTIFACTS: &[(&str, &str)] = &[
     ("Collectible", include_str!("../../contracts/artifacts/Collectible.json")),
+    ("Greeter", include_str!("../../contracts/artifacts/Greeter.json")),
     ("Pair", include_str!("../../contracts/artifacts/Pair.json")),
     ("Tester", include_str!("../../contracts/artifacts/Tester.json")),
     ("Token", include_str!("../../contracts/artifacts/Token.json")),

@@ -38,6 +38,7 @@ pub mod cost;
 pub mod costs;
 pub mod devchain;
 pub mod error;
+pub mod explorer;
 pub mod filters;
 pub mod gateway;
 pub mod handle;

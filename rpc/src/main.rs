@@ -90,6 +90,9 @@ struct Cli {
     /// `http://127.0.0.1:PORT/?canisterId=<id>` and `http://<id>.localhost:PORT/`.
     #[arg(long, value_name = "PORT")]
     gateway_port: Option<u16>,
+    /// Do not serve the block explorer at `GET /` on the JSON-RPC port.
+    #[arg(long)]
+    no_explorer: bool,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(subcommand)]
@@ -442,10 +445,14 @@ async fn run() -> anyhow::Result<()> {
         None if cli.no_mining => println!("mining on request only (--no-mining)"),
         None => println!("automine: one block per transaction"),
     }
-    let (addr, server) =
-        canister_evm::server::serve(handle.clone(), SocketAddr::new(cli.host, cli.port))
-            .await
-            .with_context(|| format!("listening on {}:{}", cli.host, cli.port))?;
+    let options = canister_evm::server::ServeOptions { explorer: !cli.no_explorer };
+    let (addr, server) = canister_evm::server::serve_with(
+        handle.clone(),
+        SocketAddr::new(cli.host, cli.port),
+        options,
+    )
+    .await
+    .with_context(|| format!("listening on {}:{}", cli.host, cli.port))?;
     // Catch the signals before saying we listen: a supervisor (or a test)
     // may stop the node the moment it reads that line.
     let shutdown = shutdown_signal()?;
@@ -477,6 +484,9 @@ async fn run() -> anyhow::Result<()> {
         }
         None => None,
     };
+    if options.explorer {
+        println!("Explorer: http://{addr}/");
+    }
     println!("\nListening on {addr}");
 
     shutdown.await;

@@ -76,6 +76,29 @@ pub async fn serve(
     node: NodeHandle,
     addr: SocketAddr,
 ) -> anyhow::Result<(SocketAddr, ServerHandle)> {
+    serve_with(node, addr, ServeOptions::default()).await
+}
+
+/// What the server serves besides JSON-RPC.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeOptions {
+    /// The block explorer at `GET /` ([`crate::explorer`]); on by default,
+    /// off with `--no-explorer`.
+    pub explorer: bool,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self { explorer: true }
+    }
+}
+
+/// [`serve`], with `options`.
+pub async fn serve_with(
+    node: NodeHandle,
+    addr: SocketAddr,
+    options: ServeOptions,
+) -> anyhow::Result<(SocketAddr, ServerHandle)> {
     let limits = *node.limits();
     let methods: Methods = rpc_module(node)?.into();
     let (stop, handle) = stop_channel();
@@ -103,9 +126,11 @@ pub async fn serve(
         max_message_bytes: limits.max_request_bytes as usize,
     };
     let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any);
-    let http = tower::ServiceBuilder::new()
-        .layer(cors)
-        .layer(HttpGuardLayer { max_body: limits.max_request_bytes, websocket });
+    let http = tower::ServiceBuilder::new().layer(cors).layer(HttpGuardLayer {
+        max_body: limits.max_request_bytes,
+        websocket,
+        explorer: options.explorer,
+    });
     let connections = Server::builder()
         .set_config(config)
         .set_rpc_middleware(rpc)

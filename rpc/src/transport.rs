@@ -52,13 +52,20 @@ pub const REQUEST_TIMEOUT: i32 = -32002;
 pub struct HttpGuardLayer {
     pub max_body: u32,
     pub websocket: crate::websocket::Backend,
+    /// Whether `GET /` serves the [`crate::explorer`].
+    pub explorer: bool,
 }
 
 impl<S> tower::Layer<S> for HttpGuardLayer {
     type Service = HttpGuard<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        HttpGuard { inner, max_body: self.max_body, websocket: self.websocket.clone() }
+        HttpGuard {
+            inner,
+            max_body: self.max_body,
+            websocket: self.websocket.clone(),
+            explorer: self.explorer,
+        }
     }
 }
 
@@ -67,6 +74,7 @@ pub struct HttpGuard<S> {
     inner: S,
     max_body: u32,
     websocket: crate::websocket::Backend,
+    explorer: bool,
 }
 
 impl<S, B> tower::Service<http::Request<B>> for HttpGuard<S>
@@ -91,6 +99,11 @@ where
             return Box::pin(
                 async move { Ok(crate::websocket::upgrade(websocket, request).await) },
             );
+        }
+        if self.explorer && crate::explorer::is_page_request(request.method(), request.uri().path())
+        {
+            let page = crate::explorer::respond(&request);
+            return Box::pin(async move { Ok(page) });
         }
         // The service that was polled ready takes this request.
         let clone = self.inner.clone();

@@ -326,6 +326,13 @@ pub fn node_test(node: &Node, suite: &str) {
     run_suite(node, node_command(suite), suite);
 }
 
+/// [`node_test`] with more environment variables.
+pub fn node_command_env(node: &Node, suite: &str, env: &[(&str, &std::ffi::OsStr)]) {
+    let mut command = node_command(suite);
+    command.envs(env.iter().copied());
+    run_suite(node, command, suite);
+}
+
 /// Runs `tests/js/<suite>` with `RPC_URL` set to the node's HTTP gateway
 /// for its canister (`--gateway-port`) and `NODE_URL` to its own server.
 pub fn gateway_test(node: &Node, suite: &str) {

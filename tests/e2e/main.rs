@@ -10,4 +10,5 @@ mod clients;
 mod contracts;
 mod costs;
 mod durability;
+mod explorer;
 mod node;

@@ -87,6 +87,45 @@ pub struct CanisterInfo {
     pub verifying: bool,
 }
 
+/// The chain's cost settings and what it has cost so far: `ic_costSummary`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CostSummary {
+    /// Where the fee table comes from (the replica's source, pinned).
+    pub fee_table_version: String,
+    /// The subnet size the fees are for.
+    pub subnet_size: U64,
+    /// Cycles per Wasm instruction of an update (wasm32).
+    pub cycles_per_instruction: f64,
+    pub fees: Fees,
+    pub totals: CostTotals,
+}
+
+/// The pinned fee table, in cycles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fees {
+    pub update_message_execution: U128,
+    pub ten_update_instructions_execution: U128,
+    pub ten_update_instructions_execution_wasm64: U128,
+    pub ingress_message_reception: U128,
+    pub ingress_byte_reception: U128,
+    pub xnet_call: U128,
+    pub xnet_byte_transmission: U128,
+    pub canister_creation: U128,
+}
+
+/// What every transaction the node executed cost, added up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CostTotals {
+    pub transactions: U64,
+    pub gas_used: U128,
+    pub wasm_instructions: U128,
+    pub cycles: U128,
+    pub stable_bytes_written: U128,
+}
+
 #[rpc(server, namespace = "ic")]
 pub trait IcApi {
     /// Handler for: ic_canisterInfo — the module, version, cycles and memory
@@ -98,4 +137,9 @@ pub trait IcApi {
     /// stable-memory bytes of a transaction this node included.
     #[method(name = "getTransactionCost")]
     async fn transaction_cost(&self, hash: B256) -> RpcResult<Option<TransactionCost>>;
+
+    /// Handler for: ic_costSummary — the fee table the node charges by, and
+    /// the gas, instructions and cycles of every transaction it executed.
+    #[method(name = "costSummary")]
+    async fn cost_summary(&self) -> RpcResult<CostSummary>;
 }

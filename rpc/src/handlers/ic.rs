@@ -4,7 +4,9 @@ use alloy_primitives::{B256, U64, U128};
 use jsonrpsee::core::{RpcResult, async_trait};
 
 use super::Handlers;
-use crate::api::ic::{CanisterInfo, IcApiServer, TransactionCost};
+use canister_host::fees::{FEE_TABLE_VERSION, FEES, SUBNET_SIZE};
+
+use crate::api::ic::{CanisterInfo, CostSummary, CostTotals, Fees, IcApiServer, TransactionCost};
 
 #[async_trait]
 impl IcApiServer for Handlers {
@@ -33,5 +35,35 @@ impl IcApiServer for Handlers {
             stable_bytes_written: U64::from(cost.stable_bytes_written),
             cost_breakdown: cost.breakdown.map(Into::into),
         }))
+    }
+
+    async fn cost_summary(&self) -> RpcResult<CostSummary> {
+        let totals = self.node.run(|node| Ok(node.cost_totals())).await?;
+        Ok(CostSummary {
+            fee_table_version: FEE_TABLE_VERSION.to_owned(),
+            subnet_size: U64::from(SUBNET_SIZE),
+            cycles_per_instruction: FEES.ten_update_instructions_execution_fee as f64 / 10.0,
+            fees: Fees {
+                update_message_execution: U128::from(FEES.update_message_execution_fee),
+                ten_update_instructions_execution: U128::from(
+                    FEES.ten_update_instructions_execution_fee,
+                ),
+                ten_update_instructions_execution_wasm64: U128::from(
+                    FEES.ten_update_instructions_execution_fee_wasm64,
+                ),
+                ingress_message_reception: U128::from(FEES.ingress_message_reception_fee),
+                ingress_byte_reception: U128::from(FEES.ingress_byte_reception_fee),
+                xnet_call: U128::from(FEES.xnet_call_fee),
+                xnet_byte_transmission: U128::from(FEES.xnet_byte_transmission_fee),
+                canister_creation: U128::from(FEES.canister_creation_fee),
+            },
+            totals: CostTotals {
+                transactions: U64::from(totals.transactions),
+                gas_used: U128::from(totals.gas_used),
+                wasm_instructions: U128::from(totals.instructions),
+                cycles: U128::from(totals.cycles),
+                stable_bytes_written: U128::from(totals.stable_bytes_written),
+            },
+        })
     }
 }

@@ -12,7 +12,7 @@ use evm_canister_api::{
 };
 use serde_bytes::ByteBuf;
 
-use super::{Message, Node, NodeError, Submitted, Update};
+use super::{CostTotals, Message, Node, NodeError, Submitted, Update};
 use crate::cost::{TxCost, costs_of};
 use crate::txlog;
 
@@ -168,6 +168,19 @@ impl Node {
     /// What transaction `hash` cost, if this node included it.
     pub fn transaction_cost(&self, hash: B256) -> Option<TxCost> {
         self.costs.get(&hash).copied()
+    }
+
+    /// What every transaction this node executed cost, added up (those of
+    /// blocks an `evm_revert` removed included: the canister paid for them).
+    pub fn cost_totals(&self) -> CostTotals {
+        self.costs.values().fold(CostTotals::default(), |mut totals, cost| {
+            totals.transactions += 1;
+            totals.gas_used += u128::from(cost.gas_used);
+            totals.instructions += u128::from(cost.instructions);
+            totals.cycles += cost.cycles;
+            totals.stable_bytes_written += u128::from(cost.stable_bytes_written);
+            totals
+        })
     }
 
     pub fn chain_info(&mut self) -> Result<ChainInfo, NodeError> {

@@ -115,6 +115,17 @@ pub struct Replayed {
     pub costs: Vec<(B256, TxCost)>,
 }
 
+/// What the transactions a node executed cost, added up
+/// ([`Node::cost_totals`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CostTotals {
+    pub transactions: u64,
+    pub gas_used: u128,
+    pub instructions: u128,
+    pub cycles: u128,
+    pub stable_bytes_written: u128,
+}
+
 /// What a cost ledger of `capacity` (as `HashMap::capacity` reports it)
 /// allocates: hashbrown keeps a power of two of buckets, a sixteenth (at
 /// most 7 entries) or an eighth of them empty, each an entry and a control
