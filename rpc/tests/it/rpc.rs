@@ -73,6 +73,14 @@ async fn a_receipt_has_what_clients_need() {
     let none: Option<serde_json::Value> =
         module.call("ic_getTransactionCost", rpc_params![B256::ZERO]).await.unwrap();
     assert!(none.is_none());
+    // The chain's totals are this one transaction's, beside the fee table.
+    let summary: serde_json::Value = module.call("ic_costSummary", rpc_params![]).await.unwrap();
+    assert_eq!(summary["totals"]["transactions"], "0x1");
+    assert_eq!(summary["totals"]["gasUsed"], "0x5208");
+    assert_eq!(summary["totals"]["wasmInstructions"], receipt["wasmInstructions"]);
+    assert_eq!(summary["totals"]["cycles"], receipt["cycles"]);
+    assert_eq!(summary["cyclesPerInstruction"], 1.0);
+    assert_eq!(summary["fees"]["updateMessageExecution"], "0x4c4b40");
     let receipt: TransactionReceipt = serde_json::from_value(receipt).unwrap();
     assert_eq!(receipt.gas_used, 21_000);
     assert_eq!(receipt.from, signers[0].address());
