@@ -276,14 +276,22 @@ async function home(_, stale) {
     if (!stale()) chart = new CostChart(chartBox, chartPoints([...recent.slice(0, 50)].reverse()));
   });
 
+  // New heads are fetched at most every 500 ms, several blocks in one
+  // batch, so that a fast chain is not slowed by the page following it.
   let lastSeen = head;
-  onHead(async (header) => {
-    const number = Number(header.number);
-    if (number <= lastSeen) return;
+  let newest = head;
+  let fetching = false;
+  const follow = async () => {
+    if (fetching || newest <= lastSeen || stale()) return;
+    fetching = true;
     const numbers = [];
-    for (let n = lastSeen + 1; n <= number; n++) numbers.push(n);
-    lastSeen = number;
+    for (let n = lastSeen + 1; n <= newest && numbers.length < 20; n++) numbers.push(n);
+    lastSeen = numbers[numbers.length - 1];
     const fresh = await blocksWithReceipts(numbers);
+    setTimeout(() => {
+      fetching = false;
+      follow();
+    }, 500);
     if (stale()) return;
     for (const entry of fresh) {
       blockBody.prepend(blockRow(entry));
@@ -294,6 +302,10 @@ async function home(_, stale) {
     }
     while (blockBody.children.length > 10) blockBody.lastChild.remove();
     while (txBody.children.length > 20) txBody.lastChild.remove();
+  };
+  onHead((header) => {
+    newest = Math.max(newest, Number(header.number));
+    follow();
   });
   return page;
 }
