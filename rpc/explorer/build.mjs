@@ -1,5 +1,5 @@
-// Bundles the explorer's sources (src/) into dist/, which the node embeds
-// (rpc/src/explorer.rs) and serves at GET /. dist/ is committed, so that
+// Bundles the explorer's scripts and styles (src/) into dist/, which the
+// node embeds (rpc/src/explorer.rs) with src/index.html and serves at GET /. dist/ is committed, so that
 // `cargo build` needs no npm.
 //
 //   node build.mjs           write dist/
@@ -53,8 +53,8 @@ const css = await esbuild.build({
   logLevel: "error",
 });
 
+// index.html needs no build: the node embeds src/index.html itself.
 const outputs = {
-  "index.html": fs.readFileSync(path.join(here, "src/index.html"), "utf8"),
   "explorer.js": js.outputFiles[0].text,
   "explorer.css": css.outputFiles[0].text,
 };

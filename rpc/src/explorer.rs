@@ -1,8 +1,9 @@
 //! The block explorer: a page the node serves at `GET /` on its JSON-RPC
 //! port (`--no-explorer` turns it off).
 //!
-//! The page is built from `rpc/explorer/src` by `rpc/explorer/build.mjs`
-//! (esbuild) into `rpc/explorer/dist`, which is committed and embedded here,
+//! Its scripts and styles are built from `rpc/explorer/src` by
+//! `rpc/explorer/build.mjs` (esbuild) into `rpc/explorer/dist`, which is
+//! committed and embedded here with `src/index.html`,
 //! so `cargo build` needs no npm and the page works offline. It talks to the
 //! node only through the node's own JSON-RPC, over HTTP and WebSocket, like
 //! any other client. JSON-RPC `POST`s and WebSocket upgrades never reach
@@ -23,7 +24,7 @@ const ASSETS: [Asset; 3] = [
     Asset {
         path: "/",
         content_type: "text/html; charset=utf-8",
-        bytes: include_bytes!("../explorer/dist/index.html"),
+        bytes: include_bytes!("../explorer/src/index.html"),
     },
     Asset {
         path: "/explorer/explorer.js",
@@ -47,10 +48,8 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
     ASSETS
         .iter()
         .map(|asset| {
-            format!(
-                "\"{}\"",
-                &alloy_primitives::hex::encode(alloy_primitives::keccak256(asset.bytes),)[..16]
-            )
+            let hash = alloy_primitives::keccak256(asset.bytes);
+            format!("\"{}\"", alloy_primitives::hex::encode(&hash[..8]))
         })
         .collect()
 });

@@ -5,20 +5,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::harness::{Node, node_command_env, npm_ci, repo};
+use crate::harness::{Node, node_check, node_command_env, repo};
 
 #[test]
 fn the_explorer_bundle_matches_its_sources() {
-    let dir = repo().join("rpc/explorer");
-    npm_ci(&dir);
-    let output =
-        Command::new("node").args(["build.mjs", "--check"]).current_dir(&dir).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    node_check(&repo().join("rpc/explorer"), "build.mjs");
 }
 
 fn get(url: &str) -> (u16, String, String) {

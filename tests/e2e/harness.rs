@@ -172,6 +172,19 @@ fn limit_file_size(command: &mut Command, limit: u64) {
     }
 }
 
+/// Installs `dir`'s npm packages and runs `node <script> --check` there,
+/// which exits non-zero (saying why) when committed build output is stale.
+pub fn node_check(dir: &Path, script: &str) {
+    npm_ci(dir);
+    let output = Command::new("node").args([script, "--check"]).current_dir(dir).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 static NPM: Mutex<()> = Mutex::new(());
 
 /// Installs the npm packages of `dir` from its lockfile, unless the lockfile
