@@ -16,7 +16,12 @@ fn main() {
             "evm_canister",
             &[],
             "evm_canister",
-            &["evm-canister/src", "evm-canister/Cargo.toml", "evm-canister/api"],
+            &[
+                "evm-canister/src",
+                "evm-canister/Cargo.toml",
+                "evm-canister/api",
+                "evm-canister/jsonrpc",
+            ],
         ),
     };
     println!("cargo:rustc-env=EVM_CANISTER_WASM_FILE={}", wasm.display());

@@ -10,11 +10,17 @@ fn main() {
     );
     println!("cargo:rustc-env=COUNTER_WASM_FILE={}", counter.display());
     let probe = canister_build::build(
-        "evm-canister",
-        "evm_canister",
-        &["upgrade-probe"],
+        "evm-probe-canister",
+        "evm_probe_canister",
+        &[],
         "evm_probe",
-        &["evm-canister/src", "evm-canister/Cargo.toml", "evm-canister/api"],
+        &[
+            "host/canisters/evm-probe",
+            "evm-canister/src",
+            "evm-canister/Cargo.toml",
+            "evm-canister/api",
+            "evm-canister/jsonrpc",
+        ],
     );
     println!("cargo:rustc-env=EVM_PROBE_WASM_FILE={}", probe.display());
 }
