@@ -183,8 +183,21 @@ impl Node {
         })
     }
 
+    /// The chain's head and settings. `chain_info` reads nothing but the
+    /// committed state, which only a committed update or an upgrade changes,
+    /// and both bump the canister version: so the answer is kept until the
+    /// version moves, and the many requests that begin with it (`eth_chainId`,
+    /// `eth_blockNumber`, tag resolution, fee data) skip a canister query.
     pub fn chain_info(&mut self) -> Result<ChainInfo, NodeError> {
-        self.query("chain_info", ())
+        let version = self.canister.version();
+        if let Some((at, info)) = &self.chain_info
+            && *at == version
+        {
+            return Ok(info.clone());
+        }
+        let info: ChainInfo = self.query("chain_info", ())?;
+        self.chain_info = Some((version, info.clone()));
+        Ok(info)
     }
 
     pub fn account(

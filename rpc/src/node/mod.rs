@@ -21,7 +21,7 @@ use canister_host::persist::{Kind, Record};
 use canister_host::{
     Canister, CanisterSettings, Compiler, Execution, Host, HostConfig, MessageEnv, UpgradeError,
 };
-use evm_canister_api::{InitArgs, MinedBlock, SubmitResult, TxError};
+use evm_canister_api::{ChainInfo, InitArgs, MinedBlock, SubmitResult, TxError};
 use serde::de::DeserializeOwned;
 
 use crate::cost::{TxCost, costs_of};
@@ -167,6 +167,9 @@ pub struct Node {
     snapshot_clocks: HashMap<u64, (u64, Option<u64>)>,
     /// Log a line per mined transaction, naming methods with these.
     transaction_log: Option<Names>,
+    /// The last `chain_info` answer and the canister version it was read
+    /// at (see [`Node::chain_info`]).
+    chain_info: Option<(u64, ChainInfo)>,
 }
 
 /// What kind of message a time is for (see [`Node::env`]).
@@ -261,6 +264,7 @@ impl Node {
             costs: HashMap::new(),
             snapshot_clocks: HashMap::new(),
             transaction_log: None,
+            chain_info: None,
         })
     }
 
@@ -294,6 +298,7 @@ impl Node {
             costs: opened.costs,
             snapshot_clocks: HashMap::new(),
             transaction_log: None,
+            chain_info: None,
         };
         let mut store = opened.store;
         store.set_checkpoint_interval(config.checkpoint_interval);

@@ -104,3 +104,40 @@ fn discarded_messages_leave_no_memory_behind() {
         assert_eq!(host, heap, "after {round} calls the host holds more than the heap");
     }
 }
+
+/// `Node::chain_info` keeps its answer until the canister version moves:
+/// after every kind of message it equals what the canister answers now,
+/// and a refused transaction (which commits nothing) keeps it.
+#[test]
+fn chain_info_is_always_the_canisters() {
+    fn fresh(node: &mut canister_evm::node::Node) -> evm_canister_api::ChainInfo {
+        let reply = node.query_raw("chain_info", &candid::encode_args(()).unwrap()).unwrap();
+        candid::decode_one(&reply).unwrap()
+    }
+    let (mut node, signers) = start();
+    let genesis = node.chain_info().unwrap();
+    assert_eq!(genesis, fresh(&mut node));
+
+    node.send_raw_transaction(&transfer(&signers[0], 0)).unwrap().unwrap();
+    let sent = node.chain_info().unwrap();
+    assert_eq!(sent.latest_block, genesis.latest_block + 1);
+    assert_eq!(sent, fresh(&mut node));
+
+    let snapshot = node.snapshot().unwrap();
+    node.mine().unwrap();
+    assert_eq!(node.chain_info().unwrap().latest_block, sent.latest_block + 1);
+    assert_eq!(node.chain_info().unwrap(), fresh(&mut node));
+
+    assert!(node.revert(snapshot).unwrap());
+    assert_eq!(node.chain_info().unwrap(), sent);
+    assert_eq!(node.chain_info().unwrap(), fresh(&mut node));
+
+    let error = node.send_raw_transaction(&transfer(&signers[0], 0)).unwrap().unwrap_err();
+    assert!(matches!(error, TxError::NonceTooLow { .. }), "{error:?}");
+    assert_eq!(node.chain_info().unwrap(), sent);
+
+    node.upgrade(canister_evm::CANISTER_WASM, &candid::encode_args(()).unwrap()).unwrap().unwrap();
+    node.send_raw_transaction(&transfer(&signers[0], 1)).unwrap().unwrap();
+    assert_eq!(node.chain_info().unwrap().latest_block, sent.latest_block + 1);
+    assert_eq!(node.chain_info().unwrap(), fresh(&mut node));
+}
