@@ -285,6 +285,13 @@ fn get_receipt(hash: Hash) -> Option<ReceiptView> {
     with_chain(|chain| chain.receipt(hash.0))
 }
 
+/// Every receipt of a block in one query (`eth_getBlockReceipts`), instead
+/// of one per transaction.
+#[ic_cdk::query]
+fn get_block_receipts(block: BlockTag) -> Option<Vec<ReceiptView>> {
+    with_chain(|chain| chain.block_receipts(block))
+}
+
 #[ic_cdk::query]
 fn get_logs(filter: LogFilter) -> Result<Vec<LogView>, QueryError> {
     with_chain(|chain| chain.logs(&filter))

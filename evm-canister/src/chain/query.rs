@@ -157,6 +157,15 @@ impl<M: Memory> Chain<M> {
         })
     }
 
+    /// The receipts of the block `tag` names, in transaction order; `None`
+    /// if there is no such block.
+    pub fn block_receipts(&self, tag: BlockTag) -> Option<Vec<ReceiptView>> {
+        let number = self.resolve(tag).ok()?;
+        let block = self.blocks.get(&number)?;
+        // Every included transaction has its receipt: they are written together.
+        Some(block.transactions.iter().filter_map(|hash| self.receipt(*hash)).collect())
+    }
+
     pub fn receipt(&self, hash: B256) -> Option<ReceiptView> {
         let r = self.receipts.get(&hash.0)?;
         Some(ReceiptView {

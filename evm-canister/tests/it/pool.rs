@@ -173,3 +173,23 @@ fn a_pending_call_accepts_the_nonce_after_pooled_transactions() {
     let latest = dev.chain.estimate_gas(&args, BlockTag::Latest, &[], dev.now);
     assert!(matches!(latest, Err(evm_canister_api::CallError::Tx(TxError::NonceTooHigh { .. }))));
 }
+
+/// `get_block_receipts` answers a block's receipts in one query, in
+/// transaction order, the same as asking for each; none for no block.
+#[test]
+fn a_blocks_receipts_come_in_one_query() {
+    let mut dev = Dev::new();
+    let later = dev.sign(0, transfer(&dev, 0, 1));
+    dev.chain.submit(&later, dev.now).unwrap();
+    let first = dev.sign(0, transfer(&dev, 0, 0));
+    let block = dev.chain.submit(&first, dev.now).unwrap().blocks.remove(0);
+    assert_eq!(block.transactions.len(), 2);
+
+    let receipts = dev.chain.block_receipts(BlockTag::Latest).unwrap();
+    let one_by_one: Vec<_> =
+        block.transactions.iter().map(|tx| dev.chain.receipt(tx.hash.0).unwrap()).collect();
+    assert_eq!(receipts, one_by_one);
+    assert_eq!(receipts.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(dev.chain.block_receipts(BlockTag::Earliest), Some(Vec::new()));
+    assert_eq!(dev.chain.block_receipts(BlockTag::Number(dev.head() + 1)), None);
+}

@@ -207,15 +207,12 @@ impl EthApiServer for Handlers {
         let receipts = self
             .node
             .run(move |node| {
-                let Some(block) = node.block(tag, false)? else { return Ok(None) };
-                let mut receipts = Vec::with_capacity(block.transactions.len());
-                for hash in block.transactions {
-                    let view = node.receipt(hash)?.ok_or_else(|| {
-                        NodeError::Inconsistent(format!("no receipt for {}", hash.0))
-                    })?;
-                    receipts.push((view, node.transaction_cost(hash.0)));
-                }
-                Ok(Some(receipts))
+                let Some(views) = node.block_receipts(tag)? else { return Ok(None) };
+                let with_costs = views.into_iter().map(|view| {
+                    let cost = node.transaction_cost(view.tx_hash.0);
+                    (view, cost)
+                });
+                Ok(Some(with_costs.collect::<Vec<_>>()))
             })
             .await?;
         let Some(receipts) = receipts else { return Ok(None) };

@@ -305,6 +305,14 @@ impl Node {
         self.query("get_receipt", (hash,))
     }
 
+    /// Every receipt of a block, in one canister query.
+    pub fn block_receipts(
+        &mut self,
+        block: BlockTag,
+    ) -> Result<Option<Vec<ReceiptView>>, NodeError> {
+        self.query("get_block_receipts", (block,))
+    }
+
     pub fn logs(
         &mut self,
         filter: LogFilter,
