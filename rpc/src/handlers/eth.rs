@@ -23,7 +23,6 @@ use crate::convert;
 use crate::cost::TxCost;
 use crate::error::{self, internal, invalid_params};
 use crate::filters::{FilterError, FilterKind};
-use crate::node::NodeError;
 use evm_jsonrpc::eth;
 
 fn filter_error(error: FilterError) -> ErrorObjectOwned {
