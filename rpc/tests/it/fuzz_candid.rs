@@ -354,6 +354,7 @@ fn typed_case() -> impl Strategy<Value = Case> {
         )),
         hash().prop_map(|h| case("get_transaction", (h,), decodes::<Option<TransactionView>>)),
         hash().prop_map(|h| case("get_receipt", (h,), decodes::<Option<ReceiptView>>)),
+        tag().prop_map(|t| case("get_block_receipts", (t,), decodes::<Option<Vec<ReceiptView>>>)),
         log_filter().prop_map(|f| case(
             "get_logs",
             (f,),
