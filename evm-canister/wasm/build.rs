@@ -16,12 +16,7 @@ fn main() {
             "evm_canister",
             &[],
             "evm_canister",
-            &[
-                "evm-canister/src",
-                "evm-canister/Cargo.toml",
-                "evm-canister/api",
-                "evm-canister/jsonrpc",
-            ],
+            canister_build::EVM_CANISTER_SOURCES,
         ),
     };
     println!("cargo:rustc-env=EVM_CANISTER_WASM_FILE={}", wasm.display());

@@ -9,18 +9,8 @@ fn main() {
         &["host/canisters/counter"],
     );
     println!("cargo:rustc-env=COUNTER_WASM_FILE={}", counter.display());
-    let probe = canister_build::build(
-        "evm-probe-canister",
-        "evm_probe_canister",
-        &[],
-        "evm_probe",
-        &[
-            "host/canisters/evm-probe",
-            "evm-canister/src",
-            "evm-canister/Cargo.toml",
-            "evm-canister/api",
-            "evm-canister/jsonrpc",
-        ],
-    );
+    let watch = [&["host/canisters/evm-probe"], canister_build::EVM_CANISTER_SOURCES].concat();
+    let probe =
+        canister_build::build("evm-probe-canister", "evm_probe_canister", &[], "evm_probe", &watch);
     println!("cargo:rustc-env=EVM_PROBE_WASM_FILE={}", probe.display());
 }

@@ -12,6 +12,11 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-unknown-unknown";
 
+/// What `evm-canister`'s module is built from, relative to the workspace
+/// root: the `watch` list of every build that embeds it.
+pub const EVM_CANISTER_SOURCES: &[&str] =
+    &["evm-canister/src", "evm-canister/Cargo.toml", "evm-canister/api", "evm-canister/jsonrpc"];
+
 /// The workspace root, from the calling build script's manifest directory.
 pub fn workspace_root() -> PathBuf {
     let mut dir =
