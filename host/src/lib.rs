@@ -49,7 +49,7 @@ pub mod persist;
 pub mod system_api;
 pub mod validation;
 
-pub use canister::{Canister, CanisterSettings, Execution, MessageEnv, Pending};
+pub use canister::{Canister, CanisterSettings, Execution, MessageEnv, Pending, Synced};
 pub use engine::{CanisterModule, Compiler, Host, HostConfig};
 pub use system_api::{Context, Response, Trap};
 

@@ -133,6 +133,17 @@ impl HeapImage {
         digest
     }
 
+    /// Copies pages `pages` of `source`, an image of the same heap at least
+    /// as large, growing to its size first.
+    pub fn copy_pages(&mut self, source: &[u8], pages: &[usize]) {
+        assert!(source.len() >= self.bytes.len(), "wasm memory cannot shrink");
+        self.bytes.resize(source.len(), 0);
+        for &page in pages {
+            let range = page * PAGE_SIZE..(page + 1) * PAGE_SIZE;
+            self.bytes[range.clone()].copy_from_slice(&source[range]);
+        }
+    }
+
     /// Restores the committed contents into `live`, which has the image's
     /// size; returns how many pages had changed.
     pub fn restore(&self, live: &mut [u8]) -> usize {
@@ -181,6 +192,9 @@ pub struct StableMemory {
     /// (`calloc`, pages the kernel maps on first write), so these are the
     /// pages it holds in memory.
     touched: Vec<[u64; PAGES_PER_BLOCK / 64]>,
+    /// Per replica following this memory, the pages committed messages
+    /// wrote since [`StableMemory::take_unsynced`] was last called for it.
+    unsynced: Vec<BTreeSet<usize>>,
 }
 
 /// `saved` keeps up to this much capacity between messages.
@@ -357,7 +371,50 @@ impl StableMemory {
 
     /// Keeps the current message's writes.
     pub fn commit(&mut self) {
+        for unsynced in &mut self.unsynced {
+            unsynced.extend(self.journal.iter().map(|&(page, _)| page));
+        }
         self.clear_journal();
+    }
+
+    /// Starts recording, for replica `slot`, the pages committed messages
+    /// write (from nothing, if it was recording already).
+    pub fn track_unsynced(&mut self, slot: usize) {
+        if self.unsynced.len() <= slot {
+            self.unsynced.resize_with(slot + 1, BTreeSet::new);
+        }
+        self.unsynced[slot].clear();
+    }
+
+    /// Stops recording for every replica (a replica's own memory).
+    pub fn untrack_unsynced(&mut self) {
+        self.unsynced = Vec::new();
+    }
+
+    /// Pages committed messages wrote since the last call for `slot` (none
+    /// unless [`StableMemory::track_unsynced`] is on for it).
+    pub fn take_unsynced(&mut self, slot: usize) -> Vec<usize> {
+        self.unsynced.get_mut(slot).map(std::mem::take).unwrap_or_default().into_iter().collect()
+    }
+
+    /// Makes this memory (a replica of `source`) the size of `source`, with
+    /// pages `pages` copied from it: after [`StableMemory::take_unsynced`],
+    /// it is then equal to `source`. Must be called between messages.
+    pub fn copy_pages(&mut self, source: &Self, pages: &[usize]) {
+        debug_assert!(self.journal.is_empty());
+        self.size = source.size;
+        self.blocks.truncate(blocks_for(self.size));
+        self.blocks.resize_with(blocks_for(self.size), || None);
+        self.touched.truncate(self.blocks.len());
+        for &page in pages {
+            // A page past the end was written by a message whose growth a
+            // later one cannot undo: memory never shrinks. Skip it anyway.
+            let Some(bytes) = source.page(page) else { continue };
+            let within = (page % PAGES_PER_BLOCK) * PAGE_SIZE;
+            let block = self.blocks[page / PAGES_PER_BLOCK].get_or_insert_with(zero_block);
+            block[within..within + PAGE_SIZE].copy_from_slice(bytes);
+            self.touch(page, page);
+        }
     }
 
     fn clear_journal(&mut self) {

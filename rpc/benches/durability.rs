@@ -15,7 +15,7 @@ use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, sol};
 use canister_evm::devchain::DevChain;
-use canister_evm::node::{Clock, Node, NodeConfig};
+use canister_evm::node::{Clock, Node, NodeConfig, Queries as _};
 use canister_evm::storage::CHECKPOINT_INTERVAL;
 use canister_host::HostConfig;
 use evm_canister_api::InitArgs;

@@ -195,7 +195,8 @@ fn sample(pid: u32, client: &Client) -> Sample {
             let chain = stable
                 + quantity(&info["hostMemoryBytes"])
                 + quantity(&info["heapBytes"])
-                + quantity(&info["costLedgerBytes"]);
+                + quantity(&info["costLedgerBytes"])
+                + quantity(&info["queryReplicaBytes"]);
             (chain, stable)
         })
         .unwrap_or((0, 0));

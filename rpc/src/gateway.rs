@@ -29,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::handle::{ChainEvent, NodeHandle};
+use crate::node::Queries as _;
 
 /// Largest request body: the IC's ingress limit.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -163,7 +164,7 @@ async fn handle(
 async fn forward(node: &NodeHandle, request: HttpRequest) -> Result<HttpResponse, String> {
     let arg = candid::encode_one(&request).map_err(|e| e.to_string())?;
     let reply = node
-        .run(move |node| node.http_request(&arg))
+        .read(move |node| node.http_request(&arg))
         .await
         .map_err(|e| format!("the canister's http_request failed: {}", e.message()))?;
     let response: HttpResponse = candid::decode_one(&reply)

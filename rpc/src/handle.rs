@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use crate::error::{self, internal};
 use crate::filters::Filters;
 use crate::limits::Limits;
-use crate::node::{Node, NodeError};
+use crate::node::{Node, NodeError, Reader};
 
 /// Something that happened to the chain, for subscriptions and filters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +34,12 @@ pub struct NodeHandle {
     /// request starves behind later ones: a sender's transaction with the
     /// next nonce is not overtaken by an ever-growing queue of later ones.
     pub(crate) node: Arc<tokio::sync::Mutex<Node>>,
-    /// A request panicked while it held the node.
+    /// Replicas of the canister that answer queries, in parallel, while the
+    /// node runs updates (see [`NodeHandle::read`]).
+    readers: Arc<[ReaderSlot]>,
+    /// Which reader a query waits for when all are busy.
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
+    /// A request panicked while it held the node or a reader.
     poisoned: Arc<std::sync::atomic::AtomicBool>,
     /// The dev accounts the node signs for (`eth_sendTransaction`, `eth_sign`).
     pub(crate) signers: Arc<Vec<PrivateKeySigner>>,
@@ -54,10 +59,22 @@ impl NodeHandle {
         Self::with_limits(node, signers, Limits::default())
     }
 
-    pub fn with_limits(node: Node, signers: Vec<PrivateKeySigner>, limits: Limits) -> Self {
+    pub fn with_limits(mut node: Node, signers: Vec<PrivateKeySigner>, limits: Limits) -> Self {
         let (events, _) = broadcast::channel(1024);
+        // Copies of a state the canister is running in: they cannot fail to
+        // instantiate.
+        let readers = (0..readers())
+            .map(|_| ReaderSlot {
+                reader: Mutex::new(
+                    node.reader().expect("the canister's committed state instantiates"),
+                ),
+                stale: Default::default(),
+            })
+            .collect();
         Self {
             node: Arc::new(tokio::sync::Mutex::new(node)),
+            readers,
+            next_reader: Arc::default(),
             poisoned: Arc::default(),
             signers: Arc::new(signers),
             events,
@@ -144,44 +161,132 @@ impl NodeHandle {
         let _ = self.events.send(event);
     }
 
-    /// Runs `f` on the node, off the async runtime.
+    /// Runs `f` on the node, off the async runtime, then brings the
+    /// reader up to date.
     pub async fn run<R, F>(&self, f: F) -> RpcResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut Node) -> Result<R, NodeError> + Send + 'static,
     {
         use std::sync::atomic::Ordering;
-        // A panic while the node was held is a bug, and it may have left
-        // the node's own state (journal, clock, costs) half-updated: refuse
-        // to go on with it. Restarting recovers the chain from its data
-        // directory, with nothing acknowledged lost.
-        let refused = || {
-            NodeError::Failed(
-                "an earlier request panicked while the node was in use (a bug); \
-                 restart the node, which recovers the chain from its data directory"
-                    .to_owned(),
-            )
-        };
         let mut node = self.node.clone().lock_owned().await;
         if self.poisoned.load(Ordering::SeqCst) {
             return Err(error::node_error(&refused()));
         }
         let poisoned = self.poisoned.clone();
+        let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            // Marked before the guard is released by the unwinding.
-            struct Poison(Arc<std::sync::atomic::AtomicBool>);
-            impl Drop for Poison {
-                fn drop(&mut self) {
-                    if std::thread::panicking() {
-                        self.0.store(true, Ordering::SeqCst);
+            let _poison = Poison(poisoned);
+            let result = f(&mut node);
+            // Before the reply: what a client was told happened, the
+            // readers' next answers see.
+            for slot in readers.iter() {
+                match slot.reader.try_lock() {
+                    Ok(mut reader) => {
+                        if let Err(error) = node.sync(&mut reader) {
+                            tracing::error!("{error}");
+                            slot.stale.store(true, Ordering::SeqCst);
+                        }
                     }
+                    // A query is running on it: its next one syncs first.
+                    Err(_) => slot.stale.store(true, Ordering::SeqCst),
                 }
             }
-            let _poison = Poison(poisoned);
-            f(&mut node)
+            result
         })
         .await
         .map_err(|e| internal(format!("node task failed: {e}")))?
         .map_err(|e| error::node_error(&e))
+    }
+
+    /// What the readers hold in memory ([`Reader::memory_bytes`]).
+    pub async fn reader_bytes(&self) -> u64 {
+        let readers = self.readers.clone();
+        let total = tokio::task::spawn_blocking(move || {
+            readers
+                .iter()
+                .map(|slot| slot.reader.lock().unwrap_or_else(|e| e.into_inner()).memory_bytes())
+                .sum()
+        });
+        total.await.unwrap_or(0)
+    }
+
+    /// Runs `f` on a reader: a query, which runs while the node executes
+    /// updates. It sees every update acknowledged before it started.
+    pub async fn read<R, F>(&self, f: F) -> RpcResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Reader) -> Result<R, NodeError> + Send + 'static,
+    {
+        use std::sync::atomic::Ordering;
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(error::node_error(&refused()));
+        }
+        let (readers, node) = (self.readers.clone(), self.node.clone());
+        let poisoned = self.poisoned.clone();
+        let next = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            // A free reader, or else the next in turn.
+            let free = readers.iter().find_map(|slot| Some((slot, slot.reader.try_lock().ok()?)));
+            let (slot, mut reader) = match free {
+                Some(free) => free,
+                None => {
+                    let slot = &readers[next % readers.len()];
+                    (slot, slot.reader.lock().unwrap_or_else(|e| e.into_inner()))
+                }
+            };
+            let _poison = Poison(poisoned);
+            let stale = &slot.stale;
+            if stale.swap(false, Ordering::SeqCst) {
+                // The node never waits for the reader (it only tries it), so
+                // waiting for the node while holding the reader is safe.
+                let mut node = node.blocking_lock();
+                if let Err(error) = node.sync(&mut reader) {
+                    stale.store(true, Ordering::SeqCst);
+                    return Err(error);
+                }
+            }
+            f(&mut reader)
+        })
+        .await
+        .map_err(|e| internal(format!("reader task failed: {e}")))?
+        .map_err(|e| error::node_error(&e))
+    }
+}
+
+/// A reader and whether it missed a sync.
+struct ReaderSlot {
+    reader: Mutex<Reader>,
+    /// It was busy when the node last changed: its next query syncs first.
+    stale: std::sync::atomic::AtomicBool,
+}
+
+/// How many readers run queries in parallel: one per core, up to two. Each
+/// holds a copy of the canister's memory.
+fn readers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 2)
+}
+
+/// A panic while the node was held is a bug, and it may have left the
+/// node's own state (journal, clock, costs) half-updated: refuse to go on
+/// with it. Restarting recovers the chain from its data directory, with
+/// nothing acknowledged lost.
+fn refused() -> NodeError {
+    NodeError::Failed(
+        "an earlier request panicked while the node was in use (a bug); \
+         restart the node, which recovers the chain from its data directory"
+            .to_owned(),
+    )
+}
+
+/// Marks the handle poisoned if the thread panics while it holds the node
+/// or the reader: set before the guard is released by the unwinding.
+struct Poison(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Poison {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }

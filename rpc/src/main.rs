@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail};
 use canister_evm::devchain::{DERIVATION_PATH, DevChain, TEST_MNEMONIC};
 use canister_evm::handle::NodeHandle;
 use canister_evm::limits::Limits;
+use canister_evm::node::Queries as _;
 use canister_evm::node::{Clock, Node, NodeConfig};
 use canister_host::{Compiler, HostConfig};
 use clap::parser::ValueSource;

@@ -18,6 +18,7 @@ use alloy_primitives::B256;
 use canister_host::{Compiler, HostConfig};
 use evm_canister_api::{BlockTag, BlockView, MinedBlock};
 
+use crate::node::Queries as _;
 use crate::node::{Clock, Node, NodeConfig};
 use crate::storage::History;
 

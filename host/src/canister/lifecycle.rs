@@ -65,6 +65,8 @@ impl Canister {
             canister.store.data_mut().system = system;
             canister.committed = committed;
             canister.restore_committed();
+            // Given back a state wholesale: a replica starts again.
+            canister.lineage = super::replica::new_lineage();
         };
 
         let mut system = self.store.data().system.clone();
@@ -129,6 +131,9 @@ impl Canister {
             committed: Committed { heap: HeapImage::new(heap), globals, digests: None },
             limits,
             dirty_heap: BTreeSet::new(),
+            lineage: super::replica::new_lineage(),
+            unsynced: Vec::new(),
+            slot: 0,
         };
         if canister.committed.globals.len() != canister.module.globals.len() {
             return Err(InstallError::InvalidModule(
@@ -159,6 +164,9 @@ impl Canister {
             committed: Committed { heap: HeapImage::default(), globals: Vec::new(), digests: None },
             limits,
             dirty_heap: BTreeSet::new(),
+            lineage: super::replica::new_lineage(),
+            unsynced: Vec::new(),
+            slot: 0,
         };
         canister.committed.heap = HeapImage::new(canister.live_heap().to_vec());
         // A new instance's heap is new in every page.

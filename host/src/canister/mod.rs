@@ -36,9 +36,11 @@ mod cycles;
 mod instance;
 mod lifecycle;
 mod message;
+mod replica;
 mod rollback;
 mod state_hash;
 
+pub use replica::Synced;
 pub use rollback::Pending;
 
 /// Who sends a message, and when.
@@ -136,6 +138,13 @@ pub struct Canister {
     limits: Limits,
     /// Heap pages changed since [`Canister::take_dirty`] was last called.
     dirty_heap: BTreeSet<usize>,
+    /// Who this canister's state descends from, for its replica: a new
+    /// canister, or one given a state wholesale, starts a new lineage.
+    lineage: u64,
+    /// Per replica of this canister, what changed since it was synced.
+    unsynced: Vec<replica::Unsynced>,
+    /// Which of its source's replicas this is (0 if it is none).
+    slot: usize,
 }
 
 impl Canister {

@@ -81,6 +81,9 @@ impl Canister {
             None => &[],
         };
         let changed = self.committed.heap.commit(live);
+        for unsynced in &mut self.unsynced {
+            unsynced.heap.extend(&changed);
+        }
         self.dirty_heap.extend(changed);
         self.committed.globals = self.read_globals();
     }

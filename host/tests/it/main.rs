@@ -7,4 +7,5 @@ mod lifecycle;
 mod messages;
 mod metering;
 mod motoko;
+mod replica;
 mod replica_metering;

@@ -81,6 +81,9 @@ pub struct CanisterInfo {
     /// What the node holds in memory of what each transaction cost (the
     /// cost ledger's map): it grows with the chain.
     pub cost_ledger_bytes: U64,
+    /// What the replicas that answer queries hold in memory: a copy of the
+    /// canister's memory each (it grows with the chain too).
+    pub query_replica_bytes: U64,
     /// Whether the chain is kept in a data directory.
     pub durable: bool,
     /// Whether every message is cross-checked on Winch.

@@ -16,6 +16,7 @@ use serde_bytes::ByteBuf;
 
 use crate::cost::TxCost;
 use crate::devchain::DevChain;
+use crate::node::Queries as _;
 use crate::node::{Clock, Node, NodeConfig};
 
 /// Every measured transaction's gas limit: room for a long loop.

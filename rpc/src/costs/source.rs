@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::Sample;
 use crate::cost::TxCost;
+use crate::node::Queries as _;
 use crate::node::{Node, NodeConfig};
 use crate::txlog::Names;
 

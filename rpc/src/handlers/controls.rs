@@ -28,6 +28,7 @@ use crate::api::controls::{AnvilApiServer, EvmApiServer, IntervalMs, TxpoolApiSe
 use crate::convert;
 use crate::error::{self, invalid_params};
 use crate::handle::ChainEvent;
+use crate::node::Queries as _;
 
 /// Most blocks one `anvil_mine` may produce: each is a real block.
 pub const MAX_MINE: u64 = 10_000;

@@ -19,6 +19,7 @@ use crate::api::debug::{DebugApiServer, TxTrace};
 use crate::convert;
 use crate::cost::TxCost;
 use crate::error::{self, invalid_params};
+use crate::node::Queries as _;
 
 /// The options as the canister takes them. `debug_traceCall`'s state and
 /// block overrides are not supported, and say so rather than being ignored.
@@ -53,7 +54,7 @@ impl Handlers {
     async fn trace_tx(&self, hash: B256, options: Option<Value>) -> RpcResult<Value> {
         let costs = cost_trace::is_cost_tracer(&options);
         let options = options_json(options)?;
-        let trace = self.node().run(move |node| {
+        let trace = self.node().read(move |node| {
             let cost = if costs { node.transaction_cost(hash) } else { None };
             Ok(node.trace_transaction(hash.into(), options)?.map(|found| found.map(|t| (t, cost))))
         });
@@ -75,7 +76,7 @@ impl Handlers {
         let options = options_json(options)?;
         let traces = self
             .node()
-            .run(move |node| {
+            .read(move |node| {
                 let traces = node.trace_block(tag, options)?;
                 Ok(traces.map(|traces| {
                     let cost = |hash: &Hash| costs.then(|| node.transaction_cost(hash.0)).flatten();
@@ -118,7 +119,7 @@ impl DebugApiServer for Handlers {
         let options = options_json(options)?;
         let args = convert::call_args(request)?;
         let tag = convert::block_tag(block);
-        let trace = self.node().run(move |node| node.trace_call(args, tag, options)).await?;
+        let trace = self.node().read(move |node| node.trace_call(args, tag, options)).await?;
         let json = trace.map_err(|e| error::call_error(&e))?;
         check_size(json.len(), self.node().limits().max_trace_bytes)?;
         let mut trace = parse(json)?;

@@ -23,6 +23,7 @@ use crate::convert;
 use crate::cost::TxCost;
 use crate::error::{self, internal, invalid_params};
 use crate::filters::{FilterError, FilterKind};
+use crate::node::Queries as _;
 use evm_jsonrpc::eth;
 
 fn filter_error(error: FilterError) -> ErrorObjectOwned {
@@ -116,7 +117,7 @@ impl EthApiServer for Handlers {
     ) -> RpcResult<EIP1186AccountProofResponse> {
         let tag = convert::block_tag(block);
         let hashes = slots.iter().map(|slot| slot.as_b256().into()).collect();
-        let proof = self.node.run(move |node| node.proof(address.into(), hashes, tag)).await?;
+        let proof = self.node.read(move |node| node.proof(address.into(), hashes, tag)).await?;
         let proof = proof.map_err(|e| error::query_error(&e))?;
         let nodes = |nodes: Vec<serde_bytes::ByteBuf>| {
             nodes.into_iter().map(|node| Bytes::from(node.into_vec())).collect()
@@ -179,7 +180,7 @@ impl EthApiServer for Handlers {
     async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<Receipt>> {
         let (view, cost) = self
             .node
-            .run(move |node| Ok((node.receipt(hash.into())?, node.transaction_cost(hash))))
+            .read(move |node| Ok((node.receipt(hash.into())?, node.transaction_cost(hash))))
             .await?;
         view.map(|view| receipt_with_cost(view, cost)).transpose()
     }
@@ -205,7 +206,7 @@ impl EthApiServer for Handlers {
         let tag = convert::block_tag(Some(block));
         let receipts = self
             .node
-            .run(move |node| {
+            .read(move |node| {
                 let Some(views) = node.block_receipts(tag)? else { return Ok(None) };
                 let with_costs = views.into_iter().map(|view| {
                     let cost = node.transaction_cost(view.tx_hash.0);
@@ -349,7 +350,7 @@ impl EthApiServer for Handlers {
             Changes::Blocks(range) => {
                 let hashes = self
                     .node
-                    .run(move |node| {
+                    .read(move |node| {
                         let mut hashes = Vec::new();
                         for number in range {
                             if let Some(block) = node.block(BlockTag::Number(number), false)? {

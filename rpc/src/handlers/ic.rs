@@ -7,11 +7,13 @@ use super::Handlers;
 use canister_host::fees::{FEE_TABLE_VERSION, FEES, SUBNET_SIZE};
 
 use crate::api::ic::{CanisterInfo, CostSummary, CostTotals, Fees, IcApiServer, TransactionCost};
+use crate::node::Queries as _;
 
 #[async_trait]
 impl IcApiServer for Handlers {
     async fn canister_info(&self) -> RpcResult<CanisterInfo> {
         let info = self.node.run(|node| Ok(node.canister_status())).await?;
+        let query_replica_bytes = self.node.reader_bytes().await;
         Ok(CanisterInfo {
             module_hash: B256::from(info.module_hash),
             canister_version: U64::from(info.version),
@@ -21,13 +23,14 @@ impl IcApiServer for Handlers {
             stable_memory_bytes: U64::from(info.stable_bytes),
             stable_memory_resident_bytes: U64::from(info.stable_resident_bytes),
             cost_ledger_bytes: U64::from(info.cost_ledger_bytes),
+            query_replica_bytes: U64::from(query_replica_bytes),
             durable: info.durable,
             verifying: info.verifying,
         })
     }
 
     async fn transaction_cost(&self, hash: B256) -> RpcResult<Option<TransactionCost>> {
-        let cost = self.node.run(move |node| Ok(node.transaction_cost(hash))).await?;
+        let cost = self.node.read(move |node| Ok(node.transaction_cost(hash))).await?;
         Ok(cost.map(|cost| TransactionCost {
             gas_used: U64::from(cost.gas_used),
             wasm_instructions: U64::from(cost.instructions),

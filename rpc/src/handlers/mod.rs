@@ -19,6 +19,7 @@ use jsonrpsee::core::RpcResult;
 
 use crate::error::{self, internal};
 use crate::handle::{ChainEvent, NodeHandle};
+use crate::node::{Queries as _, Reader};
 
 /// Implements the namespaces over a [`NodeHandle`].
 #[derive(Clone)]
@@ -65,17 +66,18 @@ impl Handlers {
     }
 
     /// Runs one of the `eth_` methods the node shares with the canister's
-    /// own HTTP endpoint (`evm_jsonrpc::eth`) on the node.
+    /// own HTTP endpoint (`evm_jsonrpc::eth`); they all read, so they run on
+    /// the node's reader.
     async fn shared<R, F>(&self, method: F) -> RpcResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut crate::node::Node) -> Result<R, evm_jsonrpc::RpcError> + Send + 'static,
+        F: FnOnce(&mut Reader) -> Result<R, evm_jsonrpc::RpcError> + Send + 'static,
     {
-        Ok(self.node.run(move |node| Ok(method(node))).await??)
+        Ok(self.node.read(move |reader| Ok(method(reader))).await??)
     }
 
     async fn latest_number(&self) -> RpcResult<u64> {
-        Ok(self.node.run(|node| node.chain_info()).await?.latest_block)
+        Ok(self.node.read(|reader| reader.chain_info()).await?.latest_block)
     }
 
     /// An EIP-191 signature of `message` by the dev account `address`.

@@ -6,11 +6,12 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use super::Handlers;
 use crate::api::net::NetApiServer;
 use crate::api::web3::Web3ApiServer;
+use crate::node::Queries as _;
 
 #[async_trait]
 impl NetApiServer for Handlers {
     async fn version(&self) -> RpcResult<String> {
-        let info = self.node.run(|node| node.chain_info()).await?;
+        let info = self.node.read(|node| node.chain_info()).await?;
         Ok(info.chain_id.to_string())
     }
 

@@ -21,6 +21,7 @@ use crate::api::pubsub::EthPubSubApiServer;
 use crate::convert;
 use crate::error::invalid_params;
 use crate::handle::ChainEvent;
+use crate::node::Queries as _;
 
 /// What a subscription sends.
 #[derive(Debug)]
@@ -83,7 +84,7 @@ impl EthPubSubApiServer for Handlers {
         // Subscribe to events before reading the head, so no block falls
         // between the two.
         let mut events = self.node().events();
-        let latest = self.node().run(|node| node.chain_info()).await?.latest_block;
+        let latest = self.node().read(|node| node.chain_info()).await?.latest_block;
         let sink = pending.accept().await?;
         let rpc = self.clone();
         tokio::spawn(async move {
@@ -144,7 +145,7 @@ impl Handlers {
             match kind {
                 Kind::NewHeads => {
                     let tag = BlockTag::Number(number);
-                    let view = self.node().run(move |node| node.block(tag, false)).await;
+                    let view = self.node().read(move |node| node.block(tag, false)).await;
                     let Ok(Some(view)) = view else { return Err(Gone) };
                     let block = convert::block(view, false).map_err(|_| Gone)?;
                     send(sink, &block.header).await?;
@@ -152,7 +153,7 @@ impl Handlers {
                 Kind::Logs(filter) => {
                     let filter = filter.as_ref().clone().from_block(number).to_block(number);
                     let filter = convert::log_filter(&filter);
-                    let logs = self.node().run(move |node| node.logs(filter)).await;
+                    let logs = self.node().read(move |node| node.logs(filter)).await;
                     let Ok(Ok(logs)) = logs else { return Err(Gone) };
                     for log in logs {
                         send(sink, &convert::log(log)).await?;
@@ -173,7 +174,7 @@ impl Handlers {
         if !full {
             return send(sink, &hash).await;
         }
-        let view = self.node().run(move |node| node.transaction(hash.into())).await;
+        let view = self.node().read(move |node| node.transaction(hash.into())).await;
         let Ok(Some(view)) = view else { return Err(Gone) };
         send(sink, &convert::transaction(view).map_err(|_| Gone)?).await
     }

@@ -14,6 +14,7 @@ use super::Handlers;
 use crate::api::personal::PersonalApiServer;
 use crate::convert;
 use crate::error::{self, internal, invalid_params};
+use crate::node::Queries as _;
 use crate::node::{Node, NodeError};
 
 pub use evm_jsonrpc::eth::{SUGGESTED_PRIORITY_FEE, gas_estimate};

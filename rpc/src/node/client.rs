@@ -1,19 +1,15 @@
 //! Typed access to the canister's Candid methods: one Rust method per
 //! canister method, each a query or a journaled update.
 
-use alloy_primitives::B256;
 use candid::Principal;
 use canister_host::Execution;
 use evm_canister_api::{
-    AccessListOutcome, AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView,
-    CallArgs, CallError, CallOutcome, ChainInfo, Estimate, FeeHistory, Hash, LogFilter, LogView,
-    MinedBlock, MinedTx, MiningMode, PooledTx, QueryError, ReceiptView, StateOverride,
-    SubmitResult, TransactionView, TxError,
+    AccountEdit, Address, Hash, MinedBlock, MinedTx, MiningMode, SubmitResult, TxError,
 };
 use serde_bytes::ByteBuf;
 
-use super::{CostTotals, Message, Node, NodeError, Submitted, Update};
-use crate::cost::{TxCost, costs_of};
+use super::{CostTotals, Node, NodeError, Queries, Submitted, Update};
+use crate::cost::costs_of;
 use crate::txlog;
 
 impl Node {
@@ -47,7 +43,7 @@ impl Node {
                     "transaction included"
                 ),
             }
-            self.costs.insert(hash, cost);
+            self.costs.write().unwrap_or_else(|e| e.into_inner()).insert(hash, cost);
             self.with_store(|store, _, _| store.record_cost(hash, &cost))?;
         }
         Ok(())
@@ -85,19 +81,6 @@ impl Node {
             self.update(Update::SetMiningMode, (MiningMode { automine },))?;
         self.blocks_produced(&blocks, &execution)?;
         Ok(blocks)
-    }
-
-    pub fn mining_mode(&mut self) -> Result<MiningMode, NodeError> {
-        self.query("mining_mode", ())
-    }
-
-    /// The transactions waiting in the pool.
-    pub fn pool_content(&mut self) -> Result<Vec<PooledTx>, NodeError> {
-        self.query("pool_content", ())
-    }
-
-    pub fn pooled_transaction(&mut self, hash: Hash) -> Result<Option<PooledTx>, NodeError> {
-        self.query("get_pooled_transaction", (hash,))
     }
 
     /// Sets an account's balance, nonce, code or storage.
@@ -161,19 +144,15 @@ impl Node {
         if result.blocks.is_empty() {
             tracing::info!(tx = %result.tx_hash, "transaction pooled");
         }
-        let cost = self.costs.get(&result.tx_hash.0).copied();
+        let cost = self.transaction_cost(result.tx_hash.0);
         Ok(Ok(Submitted { result, cost }))
-    }
-
-    /// What transaction `hash` cost, if this node included it.
-    pub fn transaction_cost(&self, hash: B256) -> Option<TxCost> {
-        self.costs.get(&hash).copied()
     }
 
     /// What every transaction this node executed cost, added up (those of
     /// blocks an `evm_revert` removed included: the canister paid for them).
     pub fn cost_totals(&self) -> CostTotals {
-        self.costs.values().fold(CostTotals::default(), |mut totals, cost| {
+        let costs = self.costs.read().unwrap_or_else(|e| e.into_inner());
+        costs.values().fold(CostTotals::default(), |mut totals, cost| {
             totals.transactions += 1;
             totals.gas_used += u128::from(cost.gas_used);
             totals.instructions += u128::from(cost.instructions);
@@ -183,165 +162,9 @@ impl Node {
         })
     }
 
-    /// The chain's head and settings. `chain_info` reads nothing but the
-    /// committed state, which only a committed update or an upgrade changes,
-    /// and both bump the canister version: so the answer is kept until the
-    /// version moves, and the many requests that begin with it (`eth_chainId`,
-    /// `eth_blockNumber`, tag resolution, fee data) skip a canister query.
-    pub fn chain_info(&mut self) -> Result<ChainInfo, NodeError> {
-        let version = self.canister.version();
-        if let Some((at, info)) = &self.chain_info
-            && *at == version
-        {
-            return Ok(info.clone());
-        }
-        let info: ChainInfo = self.query("chain_info", ())?;
-        self.chain_info = Some((version, info.clone()));
-        Ok(info)
-    }
-
-    pub fn account(
-        &mut self,
-        address: Address,
-        block: BlockTag,
-    ) -> Result<Result<AccountState, QueryError>, NodeError> {
-        self.query("get_account", (address, block))
-    }
-
-    pub fn code(
-        &mut self,
-        address: Address,
-        block: BlockTag,
-    ) -> Result<Result<ByteBuf, QueryError>, NodeError> {
-        self.query("get_code", (address, block))
-    }
-
-    pub fn storage(
-        &mut self,
-        address: Address,
-        slot: Hash,
-        block: BlockTag,
-    ) -> Result<Result<Hash, QueryError>, NodeError> {
-        self.query("get_storage", (address, slot, block))
-    }
-
-    pub fn proof(
-        &mut self,
-        address: Address,
-        slots: Vec<Hash>,
-        block: BlockTag,
-    ) -> Result<Result<AccountProof, QueryError>, NodeError> {
-        self.query("get_proof", (address, slots, block))
-    }
-
-    /// Executes a message on the state at `block` changed by `overrides`.
-    pub fn call(
-        &mut self,
-        args: CallArgs,
-        block: BlockTag,
-        overrides: Vec<StateOverride>,
-    ) -> Result<Result<CallOutcome, CallError>, NodeError> {
-        self.query("call", (args, block, overrides))
-    }
-
-    /// The access list a message would use (`eth_createAccessList`).
-    pub fn create_access_list(
-        &mut self,
-        args: CallArgs,
-        block: BlockTag,
-        overrides: Vec<StateOverride>,
-    ) -> Result<Result<AccessListOutcome, CallError>, NodeError> {
-        self.query("create_access_list", (args, block, overrides))
-    }
-
-    /// The gas a message needs on the state at `block` changed by `overrides`.
-    pub fn estimate_gas(
-        &mut self,
-        args: CallArgs,
-        block: BlockTag,
-        overrides: Vec<StateOverride>,
-    ) -> Result<Result<Estimate, CallError>, NodeError> {
-        self.query("estimate_gas", (args, block, overrides))
-    }
-
-    /// The geth trace of an included transaction, as JSON (`None` if there
-    /// is no such transaction); `options` are the tracer options as JSON.
-    pub fn trace_transaction(
-        &mut self,
-        hash: Hash,
-        options: String,
-    ) -> Result<Result<Option<String>, QueryError>, NodeError> {
-        self.query("trace_transaction", (hash, options))
-    }
-
-    /// The geth traces of every transaction of a block, in order, as JSON.
-    pub fn trace_block(
-        &mut self,
-        block: BlockTag,
-        options: String,
-    ) -> Result<Result<Vec<(Hash, String)>, QueryError>, NodeError> {
-        self.query("trace_block", (block, options))
-    }
-
-    /// The geth trace of a message executed at `block`, as JSON.
-    pub fn trace_call(
-        &mut self,
-        args: CallArgs,
-        block: BlockTag,
-        options: String,
-    ) -> Result<Result<String, CallError>, NodeError> {
-        self.query("trace_call", (args, block, options))
-    }
-
-    pub fn block(&mut self, block: BlockTag, full: bool) -> Result<Option<BlockView>, NodeError> {
-        self.query("get_block", (block, full))
-    }
-
-    pub fn transaction(&mut self, hash: Hash) -> Result<Option<TransactionView>, NodeError> {
-        self.query("get_transaction", (hash,))
-    }
-
-    pub fn receipt(&mut self, hash: Hash) -> Result<Option<ReceiptView>, NodeError> {
-        self.query("get_receipt", (hash,))
-    }
-
-    /// Every receipt of a block, in one canister query.
-    pub fn block_receipts(
-        &mut self,
-        block: BlockTag,
-    ) -> Result<Option<Vec<ReceiptView>>, NodeError> {
-        self.query("get_block_receipts", (block,))
-    }
-
-    pub fn logs(
-        &mut self,
-        filter: LogFilter,
-    ) -> Result<Result<Vec<LogView>, QueryError>, NodeError> {
-        self.query("get_logs", (filter,))
-    }
-
-    pub fn fee_history(
-        &mut self,
-        count: u64,
-        newest: BlockTag,
-        percentiles: Vec<f64>,
-    ) -> Result<Result<FeeHistory, QueryError>, NodeError> {
-        self.query("fee_history", (count, newest, percentiles))
-    }
-
     /// The canister's principal (`ic0.canister_self`).
     pub fn canister_id(&self) -> Principal {
         Principal::from_slice(&self.canister.system_state().canister_id)
-    }
-
-    /// The HTTP gateway's query: `http_request` with Candid bytes, called
-    /// as the anonymous principal, as a boundary node calls it.
-    pub fn http_request(&mut self, arg: &[u8]) -> Result<Vec<u8>, NodeError> {
-        let node_caller =
-            std::mem::replace(&mut self.caller, Principal::anonymous().as_slice().to_vec());
-        let reply = self.query_raw("http_request", arg);
-        self.caller = node_caller;
-        reply
     }
 
     /// The HTTP gateway's upgrade: `http_request_update` with Candid bytes,
@@ -358,11 +181,5 @@ impl Node {
             self.block_produced();
         }
         Ok((reply, (after != before).then_some(after)))
-    }
-
-    /// Calls a query method by name with Candid bytes (for tools and tests).
-    pub fn query_raw(&mut self, method: &str, arg: &[u8]) -> Result<Vec<u8>, NodeError> {
-        let env = self.env(Message::Query);
-        Ok(self.canister.query(method, arg, &env)?.reply()?.to_vec())
     }
 }

@@ -18,6 +18,14 @@ pub enum Clock {
     Manual { start: u64, step: u64 },
 }
 
+/// The time a query sees: what an update would see now, without taking it.
+pub(super) fn query_time(clock: Clock, last_time: u64, time_offset: u64) -> u64 {
+    match clock {
+        Clock::System => now().saturating_add(time_offset).max(last_time.saturating_add(1)),
+        Clock::Manual { .. } => last_time,
+    }
+}
+
 impl Node {
     /// The environment of the next message. Only updates and upgrades
     /// move the clock: a query sees the time an update would see now,
@@ -32,10 +40,7 @@ impl Node {
             Clock::Manual { step, .. } => self.last_time.saturating_add(step),
         };
         let time = match (message, self.next_time) {
-            (Message::Query, _) => match self.clock {
-                Clock::System => natural,
-                Clock::Manual { .. } => self.last_time,
-            },
+            (Message::Query, _) => query_time(self.clock, self.last_time, self.time_offset),
             (Message::Update, Some(next)) => next.max(self.last_time.saturating_add(1)),
             (Message::Update | Message::Upgrade, _) => natural,
         };

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use alloy_primitives::B256;
 use candid::utils::ArgumentEncoder;
@@ -32,6 +33,11 @@ use clock::now;
 mod backend;
 mod client;
 mod clock;
+mod queries;
+mod reader;
+
+pub use queries::{Caller, Queries};
+pub use reader::Reader;
 
 /// Why the node could not answer, apart from what the canister itself says.
 #[derive(Debug, thiserror::Error)]
@@ -162,7 +168,7 @@ pub struct Node {
     /// Instructions `canister_init` took (0 for a reopened chain).
     install_instructions: u64,
     /// What each transaction cost, by hash.
-    costs: HashMap<B256, TxCost>,
+    costs: CostLedger,
     /// The clock as each snapshot found it: (offset, next block time).
     snapshot_clocks: HashMap<u64, (u64, Option<u64>)>,
     /// Log a line per mined transaction, naming methods with these.
@@ -171,6 +177,10 @@ pub struct Node {
     /// at (see [`Node::chain_info`]).
     chain_info: Option<(u64, ChainInfo)>,
 }
+
+/// What each transaction cost, by hash: the node records, its [`Reader`]
+/// reads.
+pub(crate) type CostLedger = Arc<RwLock<HashMap<B256, TxCost>>>;
 
 /// What kind of message a time is for (see [`Node::env`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,7 +271,7 @@ impl Node {
             time_offset: 0,
             next_time: None,
             install_instructions: execution.instructions,
-            costs: HashMap::new(),
+            costs: reader::new_ledger(HashMap::new()),
             snapshot_clocks: HashMap::new(),
             transaction_log: None,
             chain_info: None,
@@ -295,7 +305,7 @@ impl Node {
             time_offset: 0,
             next_time: None,
             install_instructions: 0,
-            costs: opened.costs,
+            costs: reader::new_ledger(opened.costs),
             snapshot_clocks: HashMap::new(),
             transaction_log: None,
             chain_info: None,
@@ -335,7 +345,7 @@ impl Node {
                 let blocks = Update::from_name(&record.method)
                     .map_or_else(Vec::new, |update| update.mined_blocks(&execution));
                 let costs = costs_of(&blocks, &execution);
-                self.costs.extend(costs.iter().copied());
+                self.costs.write().unwrap_or_else(|e| e.into_inner()).extend(costs.iter().copied());
                 return Ok(Replayed { blocks, costs });
             }
             Kind::Upgrade => {
@@ -396,25 +406,12 @@ impl Node {
             host_memory_bytes: self.canister.allocated_memory(),
             stable_bytes: self.canister.stable_memory().len(),
             stable_resident_bytes: self.canister.stable_memory().resident_bytes(),
-            cost_ledger_bytes: cost_ledger_bytes(self.costs.capacity()),
+            cost_ledger_bytes: cost_ledger_bytes(
+                self.costs.read().unwrap_or_else(|e| e.into_inner()).capacity(),
+            ),
             durable: self.store.is_some(),
             verifying: self.verifier.is_some(),
         }
-    }
-
-    fn query<A, R>(&mut self, method: &str, args: A) -> Result<R, NodeError>
-    where
-        A: ArgumentEncoder,
-        R: CandidType + DeserializeOwned,
-    {
-        let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
-        let env = self.env(Message::Query);
-        let execution = self.canister.query(method, &arg, &env)?;
-        if let Some((_, verifier)) = &mut self.verifier {
-            let check = verifier.query(method, &arg, &env)?;
-            compare(method, &execution, &check, None, None)?;
-        }
-        decode(&execution)
     }
 
     /// Runs an update on the canister (and the verifier), without journaling.
@@ -609,6 +606,40 @@ impl Update {
             Self::SetMiningMode => decode::<Vec<MinedBlock>>(execution).unwrap_or_default(),
             Self::EditAccount | Self::Snapshot | Self::Revert => Vec::new(),
         }
+    }
+}
+
+impl Queries for Node {
+    fn execute_query(
+        &mut self,
+        method: &str,
+        arg: &[u8],
+        caller: Caller,
+    ) -> Result<Execution, NodeError> {
+        let mut env = self.env(Message::Query);
+        env.caller = caller.principal(&self.caller);
+        let execution = self.canister.query(method, arg, &env)?;
+        if let Some((_, verifier)) = &mut self.verifier {
+            let check = verifier.query(method, arg, &env)?;
+            compare(method, &execution, &check, None, None)?;
+        }
+        Ok(execution)
+    }
+
+    fn chain_info(&mut self) -> Result<ChainInfo, NodeError> {
+        let version = self.canister.version();
+        if let Some((at, info)) = &self.chain_info
+            && *at == version
+        {
+            return Ok(info.clone());
+        }
+        let info: ChainInfo = self.query("chain_info", ())?;
+        self.chain_info = Some((version, info.clone()));
+        Ok(info)
+    }
+
+    fn transaction_cost(&self, hash: B256) -> Option<TxCost> {
+        self.costs.read().unwrap_or_else(|e| e.into_inner()).get(&hash).copied()
     }
 }
 

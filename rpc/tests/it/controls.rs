@@ -5,7 +5,7 @@ use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{Block, Transaction, TransactionReceipt};
 use alloy_rpc_types_txpool::{TxpoolContent, TxpoolStatus};
 use canister_evm::handle::NodeHandle;
-use canister_evm::node::{Node, controller};
+use canister_evm::node::controller;
 use canister_evm::server::rpc_module;
 use jsonrpsee::RpcModule;
 use jsonrpsee::core::server::MethodsError;
@@ -222,7 +222,7 @@ fn dev_controls_are_for_the_controller_only() {
         let error = node.update_as(stranger, method, &arg).unwrap_err().to_string();
         assert!(error.contains("only a controller"), "{method}: {error}");
     }
-    assert_eq!(Node::chain_info(&mut node).unwrap().latest_block, 0);
+    assert_eq!(canister_evm::node::Queries::chain_info(&mut node).unwrap().latest_block, 0);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_sol_types::{SolCall, SolValue, sol};
 use canister_evm::node::NodeError;
+use canister_evm::node::Queries as _;
 use canister_host::costs::Limits;
 use canister_host::{CallError, Compiler, Trap};
 use evm_canister_api::{BlockTag, CallArgs};

@@ -1,5 +1,6 @@
 //! The chain in a data directory: restarts, crashes, upgrades, corruption.
 
+use canister_evm::node::Queries as _;
 use std::path::Path;
 
 use alloy_primitives::{Address, U256};

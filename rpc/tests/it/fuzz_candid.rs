@@ -13,6 +13,7 @@
 //! `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true PROPTEST_CASES=5000 cargo test
 //! --release -p canister-evm --test it fuzz_candid` runs a long campaign.
 
+use canister_evm::node::Queries as _;
 use std::sync::{LazyLock, Mutex};
 
 use alloy_primitives::{TxKind, U256};

@@ -8,6 +8,7 @@
 //! `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true PROPTEST_CASES=2000 cargo test --release -p canister-evm --test it fuzz_datadir`
 //! runs a long campaign.
 
+use canister_evm::node::Queries as _;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 

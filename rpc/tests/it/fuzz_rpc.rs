@@ -14,6 +14,7 @@
 //! (overflow checks on, as in the debug build CI runs: a campaign without
 //! them once missed an overflow on `evm_increaseTime 0xff…ff`).
 
+use canister_evm::node::Queries as _;
 use std::sync::LazyLock;
 
 use alloy_primitives::Address;

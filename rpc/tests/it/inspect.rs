@@ -7,6 +7,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, Bytes, Signature, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use candid::Principal;
+use canister_evm::node::Queries as _;
 use canister_evm::node::{Node, NodeError, controller};
 use serde_bytes::ByteBuf;
 

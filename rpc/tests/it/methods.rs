@@ -5,6 +5,7 @@ use alloy_primitives::{Address, B256, Bytes, Signature, U64, U128, U256, hex};
 use alloy_rpc_types_eth::{Block, Log, Transaction, TransactionReceipt};
 use alloy_sol_types::{SolCall, sol};
 use canister_evm::handle::NodeHandle;
+use canister_evm::node::Queries as _;
 use canister_evm::server::rpc_module;
 use jsonrpsee::RpcModule;
 use jsonrpsee::core::server::MethodsError;

@@ -3,6 +3,8 @@
 use alloy_primitives::{Address, TxKind, U256};
 use evm_canister_api::{BlockTag, TxError};
 
+use canister_evm::node::Queries as _;
+
 use crate::{signed, start, transfer};
 
 #[test]
@@ -140,4 +142,103 @@ fn chain_info_is_always_the_canisters() {
     node.send_raw_transaction(&transfer(&signers[0], 1)).unwrap().unwrap();
     assert_eq!(node.chain_info().unwrap().latest_block, sent.latest_block + 1);
     assert_eq!(node.chain_info().unwrap(), fresh(&mut node));
+}
+
+/// The reader's replicas answer as the node's canister does after every
+/// kind of message, once synced; until then they answer from the state of
+/// the last sync.
+#[test]
+fn the_reader_answers_as_the_node_once_synced() {
+    use canister_evm::node::{Node, Reader};
+    fn same(node: &mut Node, reader: &mut Reader) {
+        node.sync(reader).unwrap();
+        assert_eq!(reader.version(), node.canister_status().version);
+        assert_eq!(reader.chain_info().unwrap(), node.chain_info().unwrap());
+        let latest = (BlockTag::Latest, true);
+        assert_eq!(
+            reader.block(latest.0, latest.1).unwrap(),
+            node.block(latest.0, latest.1).unwrap()
+        );
+        assert_eq!(
+            reader.block_receipts(BlockTag::Latest).unwrap(),
+            node.block_receipts(BlockTag::Latest).unwrap()
+        );
+        let to = Address::repeat_byte(0x42).into();
+        assert_eq!(
+            reader.account(to, BlockTag::Latest).unwrap(),
+            node.account(to, BlockTag::Latest).unwrap()
+        );
+        assert_eq!(reader.pool_content().unwrap(), node.pool_content().unwrap());
+    }
+    let (mut node, signers) = start();
+    let mut reader = node.reader().unwrap();
+    same(&mut node, &mut reader);
+
+    let sent = node.send_raw_transaction(&transfer(&signers[0], 0)).unwrap().unwrap();
+    // Not synced yet: the reader still sees the chain before the transaction.
+    assert_eq!(reader.receipt(sent.result.tx_hash).unwrap(), None);
+    same(&mut node, &mut reader);
+    assert!(reader.receipt(sent.result.tx_hash).unwrap().is_some());
+    assert_eq!(
+        reader.transaction_cost(sent.result.tx_hash.0),
+        node.transaction_cost(sent.result.tx_hash.0)
+    );
+
+    let snapshot = node.snapshot().unwrap();
+    node.set_automine(false).unwrap();
+    node.send_raw_transaction(&transfer(&signers[0], 1)).unwrap().unwrap();
+    same(&mut node, &mut reader);
+    node.mine().unwrap();
+    same(&mut node, &mut reader);
+    assert!(node.revert(snapshot).unwrap());
+    same(&mut node, &mut reader);
+
+    node.upgrade(canister_evm::CANISTER_WASM, &candid::encode_args(()).unwrap()).unwrap().unwrap();
+    same(&mut node, &mut reader);
+    node.send_raw_transaction(&transfer(&signers[0], 1)).unwrap().unwrap();
+    same(&mut node, &mut reader);
+}
+
+/// A query holding the reader does not hold up an update: the update is
+/// acknowledged while the query still runs, and the next query sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_proceed_while_a_query_runs() {
+    use canister_evm::handle::NodeHandle;
+    let (node, signers) = start();
+    let handle = NodeHandle::new(node, signers.clone());
+    let (started, running) = tokio::sync::oneshot::channel();
+    let (finish, finished) = std::sync::mpsc::channel::<()>();
+    let query = tokio::spawn({
+        let handle = handle.clone();
+        async move {
+            handle
+                .read(move |reader| {
+                    let before = reader.chain_info()?.latest_block;
+                    started.send(()).unwrap();
+                    finished.recv().unwrap();
+                    Ok(before)
+                })
+                .await
+                .unwrap()
+        }
+    });
+    running.await.unwrap();
+    // The reader is held; the send must complete anyway. The timeout only
+    // turns a deadlock into a failure.
+    let tx = transfer(&signers[0], 0);
+    let send = handle.run(move |node| node.send_raw_transaction(&tx));
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(120), send)
+        .await
+        .expect("the update waited for the query")
+        .unwrap()
+        .unwrap();
+    finish.send(()).unwrap();
+    assert_eq!(query.await.unwrap(), 0, "the query ran on the state it started with");
+    let hash = sent.result.tx_hash;
+    let (head, receipt) = handle
+        .read(move |reader| Ok((reader.chain_info()?.latest_block, reader.receipt(hash)?)))
+        .await
+        .unwrap();
+    assert_eq!(head, 1);
+    assert!(receipt.is_some(), "a query after the update sees it");
 }

@@ -4,6 +4,7 @@
 
 use alloy_primitives::{Address, TxKind, U256};
 use canister_evm::node::Node;
+use canister_evm::node::Queries as _;
 use canister_evm::storage::History;
 use canister_evm::verify::{Divergence, Outcome, verify};
 use canister_host::Compiler;
