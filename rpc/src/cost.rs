@@ -196,6 +196,8 @@ mod tests {
             timestamp: 0,
             transactions,
             seal_instructions: Some(seal),
+            header: None,
+            size: None,
         }
     }
 

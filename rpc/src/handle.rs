@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use alloy_primitives::{Address, B256};
 use alloy_signer_local::PrivateKeySigner;
+use evm_canister_api::BlockView;
 use jsonrpsee::core::RpcResult;
 use tokio::sync::broadcast;
 
 use crate::error::{self, internal};
 use crate::filters::Filters;
 use crate::limits::Limits;
-use crate::node::{Node, NodeError, Reader};
+use crate::node::{Node, NodeError, Reader, RecentHeaders};
 
 /// Something that happened to the chain, for subscriptions and filters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +52,8 @@ pub struct NodeHandle {
     /// The task producing blocks at an interval, if interval mining is on.
     pub(crate) interval: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
     pub(crate) limits: Limits,
+    /// The latest blocks' headers, as the node produced them.
+    headers: RecentHeaders,
 }
 
 impl NodeHandle {
@@ -71,7 +74,9 @@ impl NodeHandle {
                 stale: Default::default(),
             })
             .collect();
+        let headers = node.recent_headers();
         Self {
+            headers,
             node: Arc::new(tokio::sync::Mutex::new(node)),
             readers,
             next_reader: Arc::default(),
@@ -83,6 +88,12 @@ impl NodeHandle {
             interval: Arc::default(),
             limits,
         }
+    }
+
+    /// Block `number` without its transactions in full, if it is one of
+    /// the latest the node produced (no query needed).
+    pub fn recent_block(&self, number: u64) -> Option<BlockView> {
+        self.headers.get(number)
     }
 
     pub fn limits(&self) -> &Limits {

@@ -319,6 +319,12 @@ pub struct MinedBlock {
     /// tries, the state root, the header, storing the block and indexing
     /// it. Optional in Candid only so that older modules' replies decode.
     pub seal_instructions: Option<u64>,
+    /// The sealed header, RLP-encoded: what `eth_subscribe("newHeads")`
+    /// sends, so the node need not query for it. Optional in Candid only so
+    /// that older modules' replies decode.
+    pub header: Option<ByteBuf>,
+    /// Size of the RLP-encoded block in bytes (optional alike).
+    pub size: Option<u64>,
 }
 
 /// A transaction accepted by `send_raw_transaction`.

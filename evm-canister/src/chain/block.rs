@@ -23,13 +23,13 @@ use crate::store::state::BlockCommit;
 use alloy_evm::FromRecoveredTx;
 
 impl<M: Memory> Chain<M> {
-    /// Stores a finished block and makes it the head; returns its hash.
+    /// Stores a finished block and makes it the head; returns it as stored.
     pub(super) fn seal(
         &mut self,
         mut header: Header,
         txs: &[ExecutedTx],
         receipts: &[ReceiptEnvelope],
-    ) -> B256 {
+    ) -> StoredBlock {
         header.state_root = self.state.state_root(header.number);
         let envelopes: Vec<TxEnvelope> = txs.iter().map(|tx| tx.envelope.clone()).collect();
         header.transactions_root = calculate_transaction_root(&envelopes);
@@ -77,15 +77,13 @@ impl<M: Memory> Chain<M> {
         }
         let mut encoded_header = Vec::with_capacity(header.length());
         header.encode(&mut encoded_header);
-        self.blocks.insert(
-            number,
-            StoredBlock {
-                hash,
-                header: encoded_header.into(),
-                size,
-                transactions: txs.iter().map(|tx| tx.hash).collect(),
-            },
-        );
+        let stored = StoredBlock {
+            hash,
+            header: encoded_header.into(),
+            size,
+            transactions: txs.iter().map(|tx| tx.hash).collect(),
+        };
+        self.blocks.insert(number, stored.clone());
         self.block_numbers.insert(hash.0, number);
         let mut meta = self.meta.get().clone();
         meta.head_number = number;
@@ -96,7 +94,7 @@ impl<M: Memory> Chain<M> {
         }
         self.meta.set(meta);
         self.head = header;
-        hash
+        stored
     }
 
     /// The header of block `number`, which must exist.
@@ -280,11 +278,11 @@ impl BlockBuilder {
                 .then_some(self.context.excess_blob_gas),
             ..chain.empty_header(spec)
         };
-        let hash = chain.seal(header, &self.txs, &self.receipts);
+        let sealed = chain.seal(header, &self.txs, &self.receipts);
         let seal_instructions = chain.counter() - start;
         MinedBlock {
             number: self.context.number,
-            hash: hash.into(),
+            hash: sealed.hash.into(),
             timestamp: self.context.timestamp,
             transactions: self
                 .txs
@@ -300,6 +298,8 @@ impl BlockBuilder {
                 })
                 .collect(),
             seal_instructions: Some(seal_instructions),
+            header: Some(sealed.header.to_vec().into()),
+            size: Some(sealed.size),
         }
     }
 }

@@ -155,7 +155,7 @@ impl<M: Memory> Chain<M> {
         };
         let genesis = chain.seal(header, &[], &[]);
         let mut meta = chain.meta.get().clone();
-        meta.genesis_hash = genesis;
+        meta.genesis_hash = genesis.hash;
         chain.meta.set(meta);
         Ok(chain)
     }

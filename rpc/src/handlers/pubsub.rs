@@ -144,8 +144,13 @@ impl Handlers {
         for number in numbers {
             match kind {
                 Kind::NewHeads => {
-                    let tag = BlockTag::Number(number);
-                    let view = self.node().read(move |node| node.block(tag, false)).await;
+                    let view = match self.node().recent_block(number) {
+                        Some(view) => Ok(Some(view)),
+                        None => {
+                            let tag = BlockTag::Number(number);
+                            self.node().read(move |node| node.block(tag, false)).await
+                        }
+                    };
                     let Ok(Some(view)) = view else { return Err(Gone) };
                     let block = convert::block(view, false).map_err(|_| Gone)?;
                     send(sink, &block.header).await?;

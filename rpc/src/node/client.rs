@@ -8,7 +8,7 @@ use evm_canister_api::{
 };
 use serde_bytes::ByteBuf;
 
-use super::{CostTotals, Node, NodeError, Queries, Submitted, Update};
+use super::{CostTotals, Node, NodeError, Queries, RecentHeaders, Submitted, Update};
 use crate::cost::costs_of;
 use crate::txlog;
 
@@ -21,6 +21,11 @@ impl Node {
         Ok(block)
     }
 
+    /// The latest blocks' headers, as the node records them.
+    pub fn recent_headers(&self) -> RecentHeaders {
+        self.headers.clone()
+    }
+
     /// Records what the transactions of blocks a message produced cost.
     pub(super) fn blocks_produced(
         &mut self,
@@ -31,6 +36,7 @@ impl Node {
             return Ok(());
         }
         self.block_produced();
+        self.headers.record(blocks);
         let txs = blocks.iter().flat_map(|block| &block.transactions);
         for (tx, (hash, cost)) in txs.zip(costs_of(blocks, execution)) {
             match self.log_label(tx) {
@@ -100,6 +106,9 @@ impl Node {
     /// offset as it was then; `false` if there is no such snapshot.
     pub fn revert(&mut self, id: u64) -> Result<bool, NodeError> {
         let (reverted, _): (bool, _) = self.update(Update::Revert, (id,))?;
+        if reverted {
+            self.headers.clear();
+        }
         if let Some(&(offset, next)) = self.snapshot_clocks.get(&id)
             && reverted
         {

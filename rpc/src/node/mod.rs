@@ -29,10 +29,12 @@ use crate::cost::{TxCost, costs_of};
 use crate::storage::{StorageError, Store};
 use crate::txlog::Names;
 use clock::now;
+pub use headers::RecentHeaders;
 
 mod backend;
 mod client;
 mod clock;
+mod headers;
 mod queries;
 mod reader;
 
@@ -176,6 +178,8 @@ pub struct Node {
     /// The last `chain_info` answer and the canister version it was read
     /// at (see [`Node::chain_info`]).
     chain_info: Option<(u64, ChainInfo)>,
+    /// The latest blocks' headers, for `newHeads` subscriptions.
+    headers: RecentHeaders,
 }
 
 /// What each transaction cost, by hash: the node records, its [`Reader`]
@@ -273,6 +277,7 @@ impl Node {
             install_instructions: execution.instructions,
             costs: reader::new_ledger(HashMap::new()),
             snapshot_clocks: HashMap::new(),
+            headers: RecentHeaders::default(),
             transaction_log: None,
             chain_info: None,
         })
@@ -307,6 +312,7 @@ impl Node {
             install_instructions: 0,
             costs: reader::new_ledger(opened.costs),
             snapshot_clocks: HashMap::new(),
+            headers: RecentHeaders::default(),
             transaction_log: None,
             chain_info: None,
         };

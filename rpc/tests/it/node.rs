@@ -199,6 +199,36 @@ fn the_reader_answers_as_the_node_once_synced() {
     same(&mut node, &mut reader);
 }
 
+/// The node keeps the headers of the blocks it produces as the canister
+/// returned them on sealing, exactly what a query for the block answers, so
+/// `newHeads` subscriptions send them without querying; a revert forgets
+/// them, since the numbers after the snapshot will be other blocks.
+#[test]
+fn the_latest_headers_are_kept_as_sealed() {
+    let (mut node, signers) = start();
+    let headers = node.recent_headers();
+    let kept_as_queried = |node: &mut canister_evm::node::Node, number: u64| {
+        let kept = headers.get(number).unwrap_or_else(|| panic!("block {number} is kept"));
+        assert_eq!(Some(kept), node.block(BlockTag::Number(number), false).unwrap());
+    };
+    let sent = node.send_raw_transaction(&transfer(&signers[0], 0)).unwrap().unwrap();
+    let first = sent.result.blocks[0].number;
+    kept_as_queried(&mut node, first);
+    assert_eq!(headers.get(first).unwrap().transactions, vec![sent.result.tx_hash]);
+
+    let snapshot = node.snapshot().unwrap();
+    let empty = node.mine().unwrap().number;
+    assert_eq!(empty, first + 1);
+    kept_as_queried(&mut node, empty);
+    assert!(node.revert(snapshot).unwrap());
+    assert_eq!(headers.get(empty), None);
+    assert_eq!(headers.get(first), None);
+
+    let again = node.mine().unwrap();
+    assert_eq!(again.number, empty);
+    kept_as_queried(&mut node, empty);
+}
+
 /// A query holding the reader does not hold up an update: the update is
 /// acknowledged while the query still runs, and the next query sees it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{Header, Log};
 use canister_evm::handle::NodeHandle;
 use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
@@ -94,12 +94,17 @@ async fn websocket_subscriptions_follow_the_chain() {
         .await
         .unwrap();
 
-    let numbers: Vec<u64> =
-        [next(&mut heads).await, next(&mut heads).await, next(&mut heads).await]
-            .iter()
-            .map(|head| head.number)
-            .collect();
+    let received = [next(&mut heads).await, next(&mut heads).await, next(&mut heads).await];
+    let numbers: Vec<u64> = received.iter().map(|head| head.number).collect();
     assert_eq!(numbers, [1, 2, 3], "every block, in order");
+    // The headers kept from sealing are the headers a query answers.
+    for head in &received {
+        let block: alloy_rpc_types_eth::Block = client
+            .request("eth_getBlockByNumber", rpc_params![U64::from(head.number), false])
+            .await
+            .unwrap();
+        assert_eq!(head, &block.header);
+    }
     assert_eq!(
         [next(&mut pending).await, next(&mut pending).await, next(&mut pending).await],
         [hash, call_hash, transfer_hash]
