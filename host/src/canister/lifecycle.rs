@@ -134,6 +134,7 @@ impl Canister {
             lineage: super::replica::new_lineage(),
             unsynced: Vec::new(),
             slot: 0,
+            fresh_instances: 0,
         };
         if canister.committed.globals.len() != canister.module.globals.len() {
             return Err(InstallError::InvalidModule(
@@ -167,6 +168,7 @@ impl Canister {
             lineage: super::replica::new_lineage(),
             unsynced: Vec::new(),
             slot: 0,
+            fresh_instances: 0,
         };
         canister.committed.heap = HeapImage::new(canister.live_heap().to_vec());
         // A new instance's heap is new in every page.

@@ -145,6 +145,10 @@ pub struct Canister {
     unsynced: Vec<replica::Unsynced>,
     /// Which of its source's replicas this is (0 if it is none).
     slot: usize,
+    /// How often a discarded message (a query, a trap) had grown the heap,
+    /// so that the committed state went into a fresh instance: see
+    /// [`Canister::fresh_instances`].
+    fresh_instances: u64,
 }
 
 impl Canister {
@@ -165,6 +169,15 @@ impl Canister {
     /// certified data and stable memory.
     pub fn system_state(&self) -> &SystemState {
         &self.store.data().system
+    }
+
+    /// How many discarded messages (queries, traps) had grown the heap.
+    /// Linear memory cannot shrink, so after each the committed state is
+    /// copied into a fresh instance, which costs far more than undoing the
+    /// pages a message wrote: a canister whose queries allocate past its
+    /// allocator's free memory pays it on every query.
+    pub fn fresh_instances(&self) -> u64 {
+        self.fresh_instances
     }
 
     pub fn module(&self) -> &CanisterModule {

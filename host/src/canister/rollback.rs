@@ -101,6 +101,7 @@ impl Canister {
             // the committed heap. It goes in a fresh store, dropping the old
             // one: a store frees none of its instances before it is dropped,
             // so re-instantiating into it would keep every discarded heap.
+            self.fresh_instances += 1;
             let env = MessageEnv::default();
             let system = std::mem::take(&mut self.store.data_mut().system);
             let mut store = new_store(&self.module, system);

@@ -402,6 +402,12 @@ impl Node {
         self.canister.module().hash()
     }
 
+    /// How many discarded messages on the node's own canister had grown
+    /// its heap ([`Canister::fresh_instances`]).
+    pub fn fresh_instances(&self) -> u64 {
+        self.canister.fresh_instances()
+    }
+
     /// Facts about the installed canister.
     pub fn canister_status(&self) -> CanisterStatus {
         CanisterStatus {

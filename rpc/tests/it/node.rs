@@ -229,6 +229,31 @@ fn the_latest_headers_are_kept_as_sealed() {
     kept_as_queried(&mut node, empty);
 }
 
+/// A call on a chain with no transactions yet does not grow the canister's
+/// heap: the canister built what the EVM needs on first use when it was
+/// installed (and upgraded), so the host never has to restore it into a
+/// fresh instance after the query.
+#[test]
+fn calls_on_a_fresh_chain_leave_the_heap_as_it_was() {
+    let (mut node, _) = start();
+    let call = evm_canister_api::CallArgs {
+        to: Some(Address::with_last_byte(4).into()),
+        input: vec![0x12, 0x34].into(),
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        let outcome = node.call(call.clone(), BlockTag::Latest, Vec::new()).unwrap().unwrap();
+        let evm_canister_api::CallOutcome::Success { output, .. } = outcome else {
+            panic!("the identity precompile answers: {outcome:?}")
+        };
+        assert_eq!(output.as_ref(), [0x12, 0x34]);
+    }
+    assert_eq!(node.fresh_instances(), 0);
+    node.upgrade(canister_evm::CANISTER_WASM, &candid::encode_args(()).unwrap()).unwrap().unwrap();
+    node.call(call, BlockTag::Latest, Vec::new()).unwrap().unwrap();
+    assert_eq!(node.fresh_instances(), 0);
+}
+
 /// A query holding the reader does not hold up an update: the update is
 /// acknowledged while the query still runs, and the next query sees it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
