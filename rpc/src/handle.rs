@@ -212,11 +212,21 @@ impl NodeHandle {
 
     /// What the readers hold in memory ([`Reader::memory_bytes`]).
     pub async fn reader_bytes(&self) -> u64 {
+        self.sum_over_readers(Reader::memory_bytes).await
+    }
+
+    /// How many of the readers' queries had grown the heap
+    /// ([`Reader::fresh_instances`]).
+    pub async fn reader_fresh_instances(&self) -> u64 {
+        self.sum_over_readers(Reader::fresh_instances).await
+    }
+
+    async fn sum_over_readers(&self, figure: fn(&Reader) -> u64) -> u64 {
         let readers = self.readers.clone();
         let total = tokio::task::spawn_blocking(move || {
             readers
                 .iter()
-                .map(|slot| slot.reader.lock().unwrap_or_else(|e| e.into_inner()).memory_bytes())
+                .map(|slot| figure(&slot.reader.lock().unwrap_or_else(|e| e.into_inner())))
                 .sum()
         });
         total.await.unwrap_or(0)

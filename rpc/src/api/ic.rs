@@ -84,6 +84,11 @@ pub struct CanisterInfo {
     /// What the replicas that answer queries hold in memory: a copy of the
     /// canister's memory each (it grows with the chain too).
     pub query_replica_bytes: U64,
+    /// Queries (and traps) that had grown the canister's heap, so that the
+    /// host put the committed state into a fresh instance, a copy of the
+    /// whole heap, to undo them (linear memory cannot shrink). It stays
+    /// near 0 while queries allocate within the free memory updates leave.
+    pub fresh_instances: U64,
     /// Whether the chain is kept in a data directory.
     pub durable: bool,
     /// Whether every message is cross-checked on Winch.

@@ -12,8 +12,10 @@ use crate::node::Queries as _;
 #[async_trait]
 impl IcApiServer for Handlers {
     async fn canister_info(&self) -> RpcResult<CanisterInfo> {
-        let info = self.node.run(|node| Ok(node.canister_status())).await?;
+        let (info, fresh_instances) =
+            self.node.run(|node| Ok((node.canister_status(), node.fresh_instances()))).await?;
         let query_replica_bytes = self.node.reader_bytes().await;
+        let fresh_instances = fresh_instances + self.node.reader_fresh_instances().await;
         Ok(CanisterInfo {
             module_hash: B256::from(info.module_hash),
             canister_version: U64::from(info.version),
@@ -24,6 +26,7 @@ impl IcApiServer for Handlers {
             stable_memory_resident_bytes: U64::from(info.stable_resident_bytes),
             cost_ledger_bytes: U64::from(info.cost_ledger_bytes),
             query_replica_bytes: U64::from(query_replica_bytes),
+            fresh_instances: U64::from(fresh_instances),
             durable: info.durable,
             verifying: info.verifying,
         })

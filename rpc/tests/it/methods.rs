@@ -450,3 +450,34 @@ async fn a_panic_in_the_node_stops_it_from_serving() {
     assert_eq!(refused.code(), -32603);
     assert!(refused.message().contains("restart the node"), "{}", refused.message());
 }
+
+/// `ic_canisterInfo.freshInstances` counts the queries that grew the
+/// canister's heap, which the host undoes by starting a fresh instance:
+/// none for ordinary calls (even before the first transaction), one for a
+/// call that returns 2 MiB of memory.
+#[tokio::test]
+async fn canister_info_counts_the_queries_that_grew_the_heap() {
+    let (module, _) = module();
+    let fresh = |info: serde_json::Value| {
+        u64::from_str_radix(info["freshInstances"].as_str().unwrap().trim_start_matches("0x"), 16)
+            .unwrap()
+    };
+    let identity = json!({ "to": Address::with_last_byte(4), "data": "0x1234" });
+    for _ in 0..3 {
+        let output: Bytes = module.call("eth_call", rpc_params![identity.clone()]).await.unwrap();
+        assert_eq!(output.as_ref(), [0x12, 0x34]);
+    }
+    let info: serde_json::Value = module.call("ic_canisterInfo", rpc_params![]).await.unwrap();
+    assert_eq!(fresh(info), 0);
+
+    // PUSH3 0x200000 PUSH1 0 RETURN: 2 MiB of zeroes, from overridden code.
+    let big = Address::repeat_byte(0xb1);
+    let overrides = json!({ big.to_string(): { "code": "0x622000006000f3" } });
+    let output: Bytes = module
+        .call("eth_call", rpc_params![json!({ "to": big }), "latest", overrides])
+        .await
+        .unwrap();
+    assert_eq!(output.len(), 0x200000);
+    let info: serde_json::Value = module.call("ic_canisterInfo", rpc_params![]).await.unwrap();
+    assert_eq!(fresh(info), 1);
+}
