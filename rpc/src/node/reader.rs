@@ -36,8 +36,6 @@ impl Reader {
         self.canister.version()
     }
 
-    /// What the replicas hold in memory: linear memory, the committed heap
-    /// image and stable memory, for each.
     /// How many of the reader's queries had grown the heap
     /// ([`Canister::fresh_instances`]), on both compilers if verifying.
     pub fn fresh_instances(&self) -> u64 {
@@ -45,6 +43,8 @@ impl Reader {
             + self.verifier.as_ref().map_or(0, Canister::fresh_instances)
     }
 
+    /// What the replicas hold in memory: linear memory, the committed heap
+    /// image and stable memory, for each.
     pub fn memory_bytes(&self) -> u64 {
         let held = |canister: &Canister| {
             canister.allocated_memory()

@@ -459,8 +459,7 @@ async fn a_panic_in_the_node_stops_it_from_serving() {
 async fn canister_info_counts_the_queries_that_grew_the_heap() {
     let (module, _) = module();
     let fresh = |info: serde_json::Value| {
-        u64::from_str_radix(info["freshInstances"].as_str().unwrap().trim_start_matches("0x"), 16)
-            .unwrap()
+        serde_json::from_value::<U64>(info["freshInstances"].clone()).unwrap().to::<u64>()
     };
     let identity = json!({ "to": Address::with_last_byte(4), "data": "0x1234" });
     for _ in 0..3 {
