@@ -16,6 +16,7 @@
 //!   validates before it writes, so an error leaves state untouched.
 
 mod bytes;
+pub mod encode;
 pub mod http;
 mod types;
 

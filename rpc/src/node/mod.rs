@@ -16,7 +16,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use alloy_primitives::B256;
-use candid::utils::ArgumentEncoder;
 use candid::{CandidType, Principal};
 use canister_host::persist::{Kind, Record};
 use canister_host::{
@@ -453,10 +452,10 @@ impl Node {
 
     fn update<A, R>(&mut self, method: Update, args: A) -> Result<(R, Execution), NodeError>
     where
-        A: ArgumentEncoder,
+        A: evm_canister_api::encode::Args,
         R: CandidType + DeserializeOwned,
     {
-        let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
+        let arg = evm_canister_api::encode::encode(&args).map_err(NodeError::Encode)?;
         let execution = self.update_raw(method.name(), &arg)?;
         let reply = decode(&execution)?;
         Ok((reply, execution))

@@ -5,7 +5,6 @@
 //! [`Reader`]: super::Reader
 
 use alloy_primitives::B256;
-use candid::utils::ArgumentEncoder;
 use candid::{CandidType, Principal};
 use canister_host::Execution;
 use evm_canister_api::{
@@ -61,10 +60,10 @@ pub trait Queries: Sized {
 
     fn query<A, R>(&mut self, method: &str, args: A) -> Result<R, NodeError>
     where
-        A: ArgumentEncoder,
+        A: evm_canister_api::encode::Args,
         R: CandidType + DeserializeOwned,
     {
-        let arg = candid::encode_args(args).map_err(NodeError::Encode)?;
+        let arg = evm_canister_api::encode::encode(&args).map_err(NodeError::Encode)?;
         decode(&self.execute_query(method, &arg, Caller::Node)?)
     }
 
