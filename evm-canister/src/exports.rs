@@ -1,6 +1,7 @@
 //! The canister's exports: decode, call [`Chain`], reply.
 
 use crate::Chain;
+use candid::CandidType;
 use evm_canister_api::http::{HttpRequest, HttpResponse, HttpUpdateRequest};
 use evm_canister_api::{
     AccessListOutcome, AccountEdit, AccountProof, AccountState, Address, BlockTag, BlockView,
@@ -46,6 +47,64 @@ fn warm_up() {
         ..CallArgs::default()
     };
     let _ = with_chain(|chain| chain.call(&args, BlockTag::Latest, &[], ic_cdk::api::time()));
+    // Account edits are stored as Candid (`Chain::edit_account`).
+    let _ = evm_canister_api::encode::prepare::<(AccountEdit,)>();
+    prepare_messages();
+}
+
+/// Every method's arguments and reply, one entry per method of the
+/// service (a test counts them against `evm.did`), for [`prepare_messages`].
+macro_rules! messages {
+    ($(($($arg:ty),*) -> $reply:ty;)*) => {
+        /// Builds the type part of every method's reply and fills candid's
+        /// memo of Rust types with every method's arguments, in the
+        /// committed heap (see [`evm_canister_api::encode`]): a query that
+        /// had to build them would discard them, and build them again the
+        /// next time. A method missing here still works, building them
+        /// each time.
+        fn prepare_messages() {
+            use evm_canister_api::encode::{prepare, remember};
+            // `prepare` clears the memo: all of them first.
+            $(prepare::<($reply,)>().expect("a reply type encodes");)*
+            $(remember::<($($arg,)*)>();)*
+        }
+
+        /// How many methods [`prepare_messages`] prepares.
+        #[cfg(test)]
+        const PREPARED_METHODS: usize = [$(stringify!($reply)),*].len();
+    };
+}
+
+messages! {
+    () -> MinedBlock;
+    (ByteBuf, Address) -> Result<SubmitResult, TxError>;
+    (AccountEdit) -> ();
+    () -> u64;
+    (u64) -> bool;
+    (MiningMode) -> Vec<MinedBlock>;
+    () -> MiningMode;
+    () -> Vec<PooledTx>;
+    (Hash) -> Option<PooledTx>;
+    (ByteBuf) -> Result<SubmitResult, TxError>;
+    () -> ChainInfo;
+    (Address, BlockTag) -> Result<AccountState, QueryError>;
+    (Address, BlockTag) -> Result<ByteBuf, QueryError>;
+    (Address, Hash, BlockTag) -> Result<Hash, QueryError>;
+    (Address, Vec<Hash>, BlockTag) -> Result<AccountProof, QueryError>;
+    (CallArgs, BlockTag, Vec<StateOverride>) -> Result<CallOutcome, CallError>;
+    (CallArgs, BlockTag, Vec<StateOverride>) -> Result<Estimate, CallError>;
+    (CallArgs, BlockTag, Vec<StateOverride>) -> Result<AccessListOutcome, CallError>;
+    (Hash, String) -> Result<Option<String>, QueryError>;
+    (BlockTag, String) -> Result<Vec<(Hash, String)>, QueryError>;
+    (CallArgs, BlockTag, String) -> Result<String, CallError>;
+    (BlockTag, bool) -> Option<BlockView>;
+    (Hash) -> Option<TransactionView>;
+    (Hash) -> Option<ReceiptView>;
+    (BlockTag) -> Option<Vec<ReceiptView>>;
+    (LogFilter) -> Result<Vec<LogView>, QueryError>;
+    (u64, BlockTag, Vec<f64>) -> Result<FeeHistory, QueryError>;
+    (HttpRequest) -> HttpResponse;
+    (HttpUpdateRequest) -> HttpResponse;
 }
 
 // All state is in stable memory, so there is nothing to save before an upgrade.
@@ -72,9 +131,9 @@ fn post_upgrade(arg: Option<String>) {
 
 /// A method only the probe build has: a test upgrades to it and calls it.
 #[cfg(feature = "upgrade-probe")]
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn upgrade_probe() -> String {
-    format!("upgraded; head block {}", with_chain(|chain| chain.info().latest_block))
+    respond(format!("upgraded; head block {}", with_chain(|chain| chain.info().latest_block)))
 }
 
 /// Refuses an ingress message before the canister accepts it, and before it
@@ -121,6 +180,19 @@ fn inspect_message() {
     ic_cdk::api::accept_message();
 }
 
+/// Replies with `value`, encoded through [`evm_canister_api::encode`] (its
+/// type table prepared by [`prepare_messages`]), and returns it for the
+/// method's declared result. The methods reply manually
+/// (`manual_reply = true`) because ic-cdk's `encode_with` would declare
+/// their result as `blob` in `evm.did`.
+fn respond<T: CandidType + 'static>(value: T) -> T {
+    let message = (value,);
+    let bytes = evm_canister_api::encode::encode(&message)
+        .unwrap_or_else(|err| ic_cdk::trap(format!("the reply does not encode: {err}")));
+    ic_cdk::api::msg_reply(bytes);
+    message.0
+}
+
 /// Traps unless a controller of the canister called: the dev-node controls
 /// change the chain in ways no user may.
 fn controllers_only() {
@@ -135,209 +207,211 @@ fn performance_counter() -> u64 {
 
 /// Produces a block with the pool's executable transactions, or an empty
 /// one (`evm_mine` of dev tools). Controllers only.
-#[ic_cdk::update]
+#[ic_cdk::update(manual_reply = true)]
 fn mine() -> MinedBlock {
     controllers_only();
-    with_chain_mut(|chain| chain.mine(ic_cdk::api::time()))
+    respond(with_chain_mut(|chain| chain.mine(ic_cdk::api::time())))
 }
 
 /// Accepts a transaction as sent by `from`, whatever its signature
 /// (`anvil_impersonateAccount`). Controllers only.
-#[ic_cdk::update]
+#[ic_cdk::update(manual_reply = true)]
 fn send_impersonated_transaction(raw: ByteBuf, from: Address) -> Result<SubmitResult, TxError> {
     controllers_only();
-    with_chain_mut(|chain| chain.submit_as(&raw, from.0, ic_cdk::api::time()))
+    respond(with_chain_mut(|chain| chain.submit_as(&raw, from.0, ic_cdk::api::time())))
 }
 
 /// Sets an account's balance, nonce, code or storage (`anvil_setBalance`
 /// & co). Controllers only.
-#[ic_cdk::update]
+#[ic_cdk::update(manual_reply = true)]
 fn edit_account(edit: AccountEdit) {
     controllers_only();
-    with_chain_mut(|chain| chain.edit_account(&edit));
+    respond(with_chain_mut(|chain| chain.edit_account(&edit)))
 }
 
 /// Records the chain's current state; returns the snapshot's id
 /// (`evm_snapshot`). Controllers only.
-#[ic_cdk::update]
+#[ic_cdk::update(manual_reply = true)]
 fn snapshot() -> u64 {
     controllers_only();
-    with_chain_mut(|chain| chain.snapshot())
+    respond(with_chain_mut(|chain| chain.snapshot()))
 }
 
 /// Returns the chain to snapshot `id`, which is used up with every later
 /// one (`evm_revert`); `false` if there is no such snapshot. Controllers only.
-#[ic_cdk::update]
+#[ic_cdk::update(manual_reply = true)]
 fn revert(id: u64) -> bool {
     controllers_only();
-    with_chain_mut(|chain| chain.revert(id))
+    respond(with_chain_mut(|chain| chain.revert(id)))
 }
 
 /// Turns automine on or off (`evm_setAutomine`); returns the blocks mined
 /// from the pool when it is turned on. Controllers only.
-#[ic_cdk::update]
+#[ic_cdk::update(manual_reply = true)]
 fn set_mining_mode(mode: MiningMode) -> Vec<MinedBlock> {
     controllers_only();
-    with_chain_mut(|chain| chain.set_mining_mode(mode, ic_cdk::api::time()))
+    respond(with_chain_mut(|chain| chain.set_mining_mode(mode, ic_cdk::api::time())))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn mining_mode() -> MiningMode {
-    with_chain(|chain| chain.mining_mode())
+    respond(with_chain(|chain| chain.mining_mode()))
 }
 
 /// The transactions waiting in the pool (`txpool_content`).
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn pool_content() -> Vec<PooledTx> {
-    with_chain(|chain| chain.pool_content())
+    respond(with_chain(|chain| chain.pool_content()))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn get_pooled_transaction(hash: Hash) -> Option<PooledTx> {
-    with_chain(|chain| chain.pooled_transaction(hash.0))
+    respond(with_chain(|chain| chain.pooled_transaction(hash.0)))
 }
 
-#[ic_cdk::update]
+#[ic_cdk::update(manual_reply = true)]
 fn send_raw_transaction(raw: ByteBuf) -> Result<SubmitResult, TxError> {
-    with_chain_mut(|chain| chain.submit(&raw, ic_cdk::api::time()))
+    respond(with_chain_mut(|chain| chain.submit(&raw, ic_cdk::api::time())))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn chain_info() -> ChainInfo {
-    with_chain(|chain| chain.info())
+    respond(with_chain(|chain| chain.info()))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn get_account(address: Address, block: BlockTag) -> Result<AccountState, QueryError> {
-    with_chain(|chain| chain.account(address.0, block))
+    respond(with_chain(|chain| chain.account(address.0, block)))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn get_code(address: Address, block: BlockTag) -> Result<ByteBuf, QueryError> {
-    with_chain(|chain| chain.code(address.0, block).map(|code| code.to_vec().into()))
+    respond(with_chain(|chain| chain.code(address.0, block).map(|code| code.to_vec().into())))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn get_storage(address: Address, slot: Hash, block: BlockTag) -> Result<Hash, QueryError> {
-    with_chain(|chain| chain.storage(address.0, slot.0, block).map(Hash))
+    respond(with_chain(|chain| chain.storage(address.0, slot.0, block).map(Hash)))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn get_proof(
     address: Address,
     slots: Vec<Hash>,
     block: BlockTag,
 ) -> Result<AccountProof, QueryError> {
     let slots: Vec<_> = slots.into_iter().map(|slot| slot.0).collect();
-    with_chain(|chain| chain.proof(address.0, &slots, block))
+    respond(with_chain(|chain| chain.proof(address.0, &slots, block)))
 }
 
 /// Executes a message at `block`, on the state changed by `overrides`,
 /// without committing it (`eth_call`).
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn call(
     args: CallArgs,
     block: BlockTag,
     overrides: Vec<StateOverride>,
 ) -> Result<CallOutcome, CallError> {
-    with_chain(|chain| chain.call(&args, block, &overrides, ic_cdk::api::time()))
+    respond(with_chain(|chain| chain.call(&args, block, &overrides, ic_cdk::api::time())))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn estimate_gas(
     args: CallArgs,
     block: BlockTag,
     overrides: Vec<StateOverride>,
 ) -> Result<Estimate, CallError> {
-    with_chain(|chain| chain.estimate_gas(&args, block, &overrides, ic_cdk::api::time()))
+    respond(with_chain(|chain| chain.estimate_gas(&args, block, &overrides, ic_cdk::api::time())))
 }
 
 /// The access list a message would use and its gas with it
 /// (`eth_createAccessList`).
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn create_access_list(
     args: CallArgs,
     block: BlockTag,
     overrides: Vec<StateOverride>,
 ) -> Result<AccessListOutcome, CallError> {
-    with_chain(|chain| chain.create_access_list(&args, block, &overrides, ic_cdk::api::time()))
+    respond(with_chain(|chain| {
+        chain.create_access_list(&args, block, &overrides, ic_cdk::api::time())
+    }))
 }
 
 /// The geth trace of an included transaction (`debug_traceTransaction`):
 /// `options` are the tracer options as JSON, the reply is the trace as
 /// JSON; `None` if there is no such transaction.
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn trace_transaction(hash: Hash, options: String) -> Result<Option<String>, QueryError> {
-    with_chain(|chain| chain.trace_transaction(hash.0, &options))
+    respond(with_chain(|chain| chain.trace_transaction(hash.0, &options)))
 }
 
 /// The geth traces of every transaction of a block, in order, as pairs of
 /// hash and JSON trace (`debug_traceBlockByNumber`); the block is replayed
 /// once.
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn trace_block(block: BlockTag, options: String) -> Result<Vec<(Hash, String)>, QueryError> {
-    with_chain(|chain| {
+    respond(with_chain(|chain| {
         let traces = chain.trace_block(block, &options)?;
         Ok(traces.into_iter().map(|(hash, json)| (hash.into(), json)).collect())
-    })
+    }))
 }
 
 /// The geth trace of a message executed at `block` (`debug_traceCall`).
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn trace_call(args: CallArgs, block: BlockTag, options: String) -> Result<String, CallError> {
-    with_chain(|chain| chain.trace_call(&args, block, &options, ic_cdk::api::time()))
+    respond(with_chain(|chain| chain.trace_call(&args, block, &options, ic_cdk::api::time())))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn get_block(block: BlockTag, full_transactions: bool) -> Option<BlockView> {
-    with_chain(|chain| chain.block(block, full_transactions))
+    respond(with_chain(|chain| chain.block(block, full_transactions)))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn get_transaction(hash: Hash) -> Option<TransactionView> {
-    with_chain(|chain| chain.transaction(hash.0))
+    respond(with_chain(|chain| chain.transaction(hash.0)))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn get_receipt(hash: Hash) -> Option<ReceiptView> {
-    with_chain(|chain| chain.receipt(hash.0))
+    respond(with_chain(|chain| chain.receipt(hash.0)))
 }
 
 /// Every receipt of a block in one query (`eth_getBlockReceipts`), instead
 /// of one per transaction.
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn get_block_receipts(block: BlockTag) -> Option<Vec<ReceiptView>> {
-    with_chain(|chain| chain.block_receipts(block))
+    respond(with_chain(|chain| chain.block_receipts(block)))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn get_logs(filter: LogFilter) -> Result<Vec<LogView>, QueryError> {
-    with_chain(|chain| chain.logs(&filter))
+    respond(with_chain(|chain| chain.logs(&filter)))
 }
 
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn fee_history(
     block_count: u64,
     newest_block: BlockTag,
     reward_percentiles: Vec<f64>,
 ) -> Result<FeeHistory, QueryError> {
-    with_chain(|chain| chain.fee_history(block_count, newest_block, &reward_percentiles))
+    respond(with_chain(|chain| chain.fee_history(block_count, newest_block, &reward_percentiles)))
 }
 
 /// Ethereum JSON-RPC over the IC's HTTP gateway (`POST` a JSON-RPC body to
 /// `https://<canister-id>.raw.icp0.io`): read methods are answered here; a
 /// body that sends a transaction is answered with `upgrade = opt true`, and
 /// the gateway sends it again to `http_request_update`.
-#[ic_cdk::query]
+#[ic_cdk::query(manual_reply = true)]
 fn http_request(request: HttpRequest) -> HttpResponse {
-    with_chain(|chain| crate::http::query(chain, &request, ic_cdk::api::time()))
+    respond(with_chain(|chain| crate::http::query(chain, &request, ic_cdk::api::time())))
 }
 
 /// JSON-RPC that changes the chain (`eth_sendRawTransaction`), as the
 /// gateway's upgrade of [`http_request`].
-#[ic_cdk::update]
+#[ic_cdk::update(manual_reply = true)]
 fn http_request_update(request: HttpUpdateRequest) -> HttpResponse {
-    with_chain_mut(|chain| crate::http::update(chain, &request, ic_cdk::api::time()))
+    respond(with_chain_mut(|chain| crate::http::update(chain, &request, ic_cdk::api::time())))
 }
 
 ic_cdk::export_candid!();
@@ -358,5 +432,23 @@ mod tests {
             committed == declared,
             "evm-canister/evm.did is out of date; run `UPDATE_DID=1 cargo test -p evm-canister the_did_file` and review the diff"
         );
+    }
+
+    /// A method added without its entry in `messages!` would build its
+    /// reply's types on every call.
+    #[test]
+    fn every_method_has_its_types_prepared() {
+        let declared = super::__export_service();
+        let service = &declared[declared.find("service :").expect("a service")..];
+        let methods = service
+            .lines()
+            .filter(|line| {
+                let line = line.trim_start();
+                !line.starts_with("//")
+                    && !line.starts_with("service")
+                    && line.split_once(" : (").is_some()
+            })
+            .count();
+        assert_eq!(super::PREPARED_METHODS, methods, "{service}");
     }
 }

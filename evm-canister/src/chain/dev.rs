@@ -27,7 +27,10 @@ impl<M: Memory> Chain<M> {
     pub fn edit_account(&mut self, edit: &AccountEdit) {
         let block = self.meta.get().head_number + 1;
         let seq = self.edits.range((block, 0)..=(block, u64::MAX)).count() as u64;
-        let bytes = candid::encode_one(edit).expect("an AccountEdit encodes");
+        // As `candid::encode_one` encodes it, without clearing candid's memo
+        // of types (see `evm_canister_api::encode`).
+        let bytes =
+            evm_canister_api::encode::encode(&(edit.clone(),)).expect("an AccountEdit encodes");
         self.edits.insert((block, seq), bytes);
         apply_edit(&mut StateEdit { state: &mut self.state, block }, edit);
     }
