@@ -46,10 +46,12 @@ fn warm_up() {
         to: Some(alloy_primitives::Address::with_last_byte(4).into()),
         ..CallArgs::default()
     };
-    let _ = with_chain(|chain| chain.call(&args, BlockTag::Latest, &[], ic_cdk::api::time()));
+    // The types first: what they keep must not take the memory the call
+    // frees, or a query's call grows the heap again.
     // Account edits are stored as Candid (`Chain::edit_account`).
     let _ = evm_canister_api::encode::prepare::<(AccountEdit,)>();
     prepare_messages();
+    let _ = with_chain(|chain| chain.call(&args, BlockTag::Latest, &[], ic_cdk::api::time()));
 }
 
 /// Every method's arguments and reply, one entry per method of the
