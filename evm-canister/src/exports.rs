@@ -34,13 +34,15 @@ fn init(args: InitArgs) {
     warm_up();
 }
 
-/// Runs one call and discards it, so that what the EVM builds on first use
-/// is in the committed heap, with the memory it allocated and freed. A
-/// query's changes to the heap are discarded, so otherwise every `eth_call`
-/// before the first transaction builds it again, and grows the heap doing
-/// so, and the host must then restore the canister into a fresh instance
-/// (4x the node's CPU per call, measured). Deterministic: it depends only
-/// on the state and the message's time.
+/// Leaves in the committed heap what queries would otherwise build and
+/// discard every time: every method's Candid types ([`prepare_messages`]),
+/// then what the EVM builds on first use, by running one call and
+/// discarding it, with the memory it allocated and freed. A query's changes
+/// to the heap are discarded, so otherwise every `eth_call` before the
+/// first transaction builds it again, and grows the heap doing so, and the
+/// host must then restore the canister into a fresh instance (4x the
+/// node's CPU per call, measured). Deterministic: it depends only on the
+/// state and the message's time.
 fn warm_up() {
     let args = CallArgs {
         to: Some(alloy_primitives::Address::with_last_byte(4).into()),
@@ -49,7 +51,7 @@ fn warm_up() {
     // The types first: what they keep must not take the memory the call
     // frees, or a query's call grows the heap again.
     // Account edits are stored as Candid (`Chain::edit_account`).
-    let _ = evm_canister_api::encode::prepare::<(AccountEdit,)>();
+    evm_canister_api::encode::prepare::<(AccountEdit,)>().expect("an AccountEdit encodes");
     prepare_messages();
     let _ = with_chain(|chain| chain.call(&args, BlockTag::Latest, &[], ic_cdk::api::time()));
 }

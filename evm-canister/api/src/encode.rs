@@ -98,11 +98,6 @@ pub fn encode<A: Args>(args: &A) -> candid::Result<Vec<u8>> {
     Ok(message)
 }
 
-/// A method's reply of one value, for ic-cdk's `encode_with`.
-pub fn reply<T: CandidType + 'static>(value: T) -> Vec<u8> {
-    encode(&(value,)).expect("a reply encodes")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,7 +129,7 @@ mod tests {
             Err(CallError::Tx(TxError::TipAboveFeeCap)),
         ];
         for outcome in outcomes {
-            assert_eq!(reply(outcome.clone()), candid::encode_one(outcome).unwrap());
+            assert_eq!(encode(&(outcome.clone(),)).unwrap(), candid::encode_one(outcome).unwrap());
         }
     }
 
